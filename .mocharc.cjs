@@ -1,0 +1,7 @@
+// No `exit: true`: a leaked watcher, timer or socket must hang the run so that it gets noticed.
+module.exports = {
+  require: ['tsx/cjs', './test/setup.ts'],
+  extension: ['ts'],
+  timeout: 10000,
+  reporter: './test/harness/summary-reporter.cjs',
+};

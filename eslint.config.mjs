@@ -1,0 +1,40 @@
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['dist/', 'node_modules/', 'coverage/', '**/*.cjs', '**/*.mjs'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/no-explicit-any': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+      curly: 'error',
+      eqeqeq: 'error',
+    },
+  },
+  {
+    files: ['lib/**/*.ts'],
+    rules: {
+      'no-console': 'error',
+    },
+  },
+  {
+    // The job layer and the recipes use the contract only, never a backend (STYLE 3.2).
+    files: ['lib/job/**/*.ts', 'lib/ops/**/*.ts', 'lib/recipes/**/*.ts', 'lib/registry/*.ts'],
+    ignores: ['lib/registry/create-registry-center.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: ['**/memory/*', '**/zookeeper/*', '**/etcd/*', '../job/*', '../../job/*'] },
+      ],
+    },
+  },
+  {
+    files: ['lib/registry/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: ['**/job/*', '**/ops/*', '**/cli/*'] }] },
+  },
+);

@@ -1,0 +1,212 @@
+/**
+ * Every error Shardline throws derives from {@link CoordinationError}: one base class with a stable
+ * `code`, a `retryable` flag, the registry `path` involved (when there is one) and the ES2022 `cause`.
+ * Backends translate their driver's errors into these classes once, at the backend boundary; no driver
+ * error type escapes `lib/registry/`.
+ */
+
+export type ErrorCode =
+  | 'NO_NODE'
+  | 'NODE_EXISTS'
+  | 'BAD_VERSION'
+  | 'NOT_EMPTY'
+  | 'INVALID_PATH'
+  | 'INVALID_ARGUMENT'
+  | 'CONNECTION_LOSS'
+  | 'OPERATION_TIMEOUT'
+  | 'SESSION_EXPIRED'
+  | 'TRANSACTION_FAILED'
+  | 'NOT_LEADER'
+  | 'LEADERSHIP_LOST'
+  | 'LOCK_TIMEOUT'
+  | 'CLOSED'
+  | 'CONFIGURATION'
+  | 'REGISTRY_CONNECTION'
+  | 'REGISTRY_AUTH'
+  | 'PERMISSION_DENIED'
+  | 'CORRUPTED_DATA'
+  | 'SYSTEM';
+
+export interface CoordinationErrorOptions {
+  path?: string;
+  cause?: unknown;
+}
+
+/** Base class of every Shardline error. `code` is stable across releases; match on it or on the class. */
+export class CoordinationError extends Error {
+  readonly code: ErrorCode;
+  readonly retryable: boolean;
+  readonly path: string | undefined;
+
+  constructor(code: ErrorCode, message: string, options: CoordinationErrorOptions = {}, retryable = false) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.retryable = retryable;
+    this.path = options.path;
+  }
+}
+
+/** The node does not exist (update of an absent node, check or delete in a transaction). */
+export class NoNodeError extends CoordinationError {
+  constructor(path: string, options: CoordinationErrorOptions = {}) {
+    super('NO_NODE', `node ${path} does not exist`, { ...options, path });
+  }
+}
+
+/** The node already exists (transaction create). */
+export class NodeExistsError extends CoordinationError {
+  constructor(path: string, options: CoordinationErrorOptions = {}) {
+    super('NODE_EXISTS', `node ${path} already exists`, { ...options, path });
+  }
+}
+
+/** A version check failed: somebody else changed the node since it was read. */
+export class BadVersionError extends CoordinationError {
+  constructor(path: string, expected: number | undefined, options: CoordinationErrorOptions = {}) {
+    super('BAD_VERSION', `node ${path} is not at version ${String(expected)}`, { ...options, path });
+  }
+}
+
+/** The node has children where the operation needs a leaf. */
+export class NotEmptyError extends CoordinationError {
+  constructor(path: string, options: CoordinationErrorOptions = {}) {
+    super('NOT_EMPTY', `node ${path} has children`, { ...options, path });
+  }
+}
+
+/** A path is not an absolute, '/'-separated node path. */
+export class InvalidPathError extends CoordinationError {
+  constructor(path: string, reason: string) {
+    super('INVALID_PATH', `invalid registry path ${JSON.stringify(path)}: ${reason}`, { path });
+  }
+}
+
+/** A call received an argument it cannot use (other than a path). */
+export class InvalidArgumentError extends CoordinationError {
+  constructor(message: string, options: CoordinationErrorOptions = {}) {
+    super('INVALID_ARGUMENT', message, options);
+  }
+}
+
+/** The connection dropped while the request was in flight; the outcome of a write is unknown. Retryable. */
+export class ConnectionLossError extends CoordinationError {
+  constructor(message: string, options: CoordinationErrorOptions = {}) {
+    super('CONNECTION_LOSS', message, options, true);
+  }
+}
+
+/** No answer within the request timeout; the outcome of a write is unknown. Retryable. */
+export class OperationTimeoutError extends CoordinationError {
+  constructor(operation: string, timeoutMs: number, options: CoordinationErrorOptions = {}) {
+    super('OPERATION_TIMEOUT', `${operation} got no answer within ${timeoutMs} ms`, options, true);
+  }
+}
+
+/** The session (ZooKeeper session / etcd lease) ended; ephemeral nodes of this client are gone. */
+export class SessionExpiredError extends CoordinationError {
+  constructor(message: string, options: CoordinationErrorOptions = {}) {
+    super('SESSION_EXPIRED', message, options, true);
+  }
+}
+
+/** A transaction did not apply; nothing of it was applied. `failedIndex` names the failing op. */
+export class TransactionError extends CoordinationError {
+  readonly failedIndex: number;
+
+  constructor(failedIndex: number, opDescription: string, cause: CoordinationError) {
+    super('TRANSACTION_FAILED', `transaction op #${failedIndex} (${opDescription}) failed: ${cause.message}`, {
+      path: cause.path,
+      cause,
+    });
+    this.failedIndex = failedIndex;
+  }
+}
+
+/** An operation needs leadership this participant does not hold. */
+export class NotLeaderError extends CoordinationError {
+  constructor(message: string, options: CoordinationErrorOptions = {}) {
+    super('NOT_LEADER', message, options);
+  }
+}
+
+/** Leadership (or a lock) was held but may have been lost: stop acting on it. */
+export class LeadershipLostError extends CoordinationError {
+  constructor(message: string, options: CoordinationErrorOptions = {}) {
+    super('LEADERSHIP_LOST', message, options);
+  }
+}
+
+/** A latch or lock was not acquired within its timeout. */
+export class LockTimeoutError extends CoordinationError {
+  readonly holder: string | null;
+
+  constructor(path: string, timeoutMs: number, holder: string | null) {
+    super(
+      'LOCK_TIMEOUT',
+      `could not acquire ${path} within ${timeoutMs} ms` + (holder === null ? '' : ` (held by ${holder})`),
+      { path },
+    );
+    this.holder = holder;
+  }
+}
+
+/** The object was closed; it cannot be used any more. */
+export class ClosedError extends CoordinationError {
+  constructor(what: string) {
+    super('CLOSED', `${what} is closed`);
+  }
+}
+
+/** Invalid configuration or options; the message names the field. Thrown synchronously. */
+export class ConfigurationError extends CoordinationError {
+  readonly field: string | undefined;
+
+  constructor(message: string, field?: string) {
+    super('CONFIGURATION', message);
+    this.field = field;
+  }
+}
+
+/** The registry could not be reached (within `connectTimeoutMs` at `init()`); the message names the endpoints. */
+export class RegistryConnectionError extends CoordinationError {
+  constructor(message: string, options: CoordinationErrorOptions = {}) {
+    super('REGISTRY_CONNECTION', message, options, true);
+  }
+}
+
+/** The registry rejected our credentials. */
+export class RegistryAuthError extends CoordinationError {
+  constructor(message: string, options: CoordinationErrorOptions = {}) {
+    super('REGISTRY_AUTH', message, options);
+  }
+}
+
+/** The registry refused the operation for these credentials (ACL / role). */
+export class PermissionDeniedError extends CoordinationError {
+  constructor(path: string | undefined, options: CoordinationErrorOptions = {}) {
+    super('PERMISSION_DENIED', `permission denied${path === undefined ? '' : ` on ${path}`}`, {
+      ...options,
+      path,
+    });
+  }
+}
+
+/** Data read from the registry could not be understood; the message names the path. */
+export class CorruptedDataError extends CoordinationError {
+  constructor(path: string, reason: string, options: CoordinationErrorOptions = {}) {
+    super('CORRUPTED_DATA', `unreadable data at ${path}: ${reason}`, { ...options, path });
+  }
+}
+
+/** An unexpected server-side failure, translated from a code the driver did not know. */
+export class SystemError extends CoordinationError {
+  constructor(message: string, options: CoordinationErrorOptions = {}) {
+    super('SYSTEM', message, options);
+  }
+}
+
+/** True for errors after which the same call may succeed later (connection loss, timeouts, expiry). */
+export function isRetryable(err: unknown): boolean {
+  return err instanceof CoordinationError && err.retryable;
+}

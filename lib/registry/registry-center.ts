@@ -1,0 +1,122 @@
+import type { TransactionBuilder } from './txn';
+import type { TreeCache } from './tree-cache';
+
+/**
+ * The registry contract every Shardline backend (memory, ZooKeeper, etcd) implements with identical
+ * semantics; the job layer, the operations API and the recipes depend on this file only.
+ *
+ * In the contract:
+ * - Paths are absolute, '/'-separated, no trailing slash, relative to the configured namespace.
+ *   An invalid path is rejected with `InvalidPathError` before any I/O.
+ * - "Absent" is a return value (`null`, `false`, `[]`); "unreachable" is always an error
+ *   (`ConnectionLossError`, `OperationTimeoutError`, `SessionExpiredError`, `ClosedError`). Every request
+ *   has a timeout (`requestTimeoutMs`); none can hang.
+ * - Children are returned sorted ascending (JavaScript string order).
+ * - Ephemeral nodes live as long as this client's session (ZooKeeper session, etcd lease, memory session)
+ *   and vanish for every other client at `close()` and at session expiry.
+ * - Sequential nodes get a 10-digit zero-padded suffix that increases per parent across all clients.
+ * - Transactions apply all ops or none.
+ * - Connection states follow Curator: CONNECTED (first connection), SUSPENDED (connection lost, the
+ *   session may live), RECONNECTED (same or new session), LOST (session gone: ephemerals gone). After LOST
+ *   the client builds a new session by itself and reports RECONNECTED with a larger `sessionEpoch`. It does
+ *   NOT re-create ephemeral nodes: their owners do.
+ *
+ * Not guaranteed:
+ * - Caches and watches coalesce: two quick changes of one node may surface as one event carrying the
+ *   latest value, and a node created and deleted between two reads of a resync may never surface.
+ * - A latch held in `executeInLeader` can be lost before the callback returns (session expiry, partition):
+ *   the callback's signal aborts, and writes fenced with the latch fail, but the callback itself is not
+ *   stopped by force.
+ */
+export interface CoordinatorRegistryCenter {
+  /** Current connection state (`'LATENT'` before `init()`, `'CLOSED'` after `close()`). */
+  readonly connectionState: ConnectionState | 'LATENT' | 'CLOSED';
+  /** Grows each time the session (ZooKeeper) or lease (etcd) is replaced; 0 before `init()`. */
+  readonly sessionEpoch: number;
+  /** Endpoints and namespace, without credentials, for messages. */
+  readonly description: string;
+
+  init(): Promise<void>;
+  close(): Promise<void>;
+
+  get(path: string): Promise<string | null>;
+  getDirectly(path: string): Promise<string | null>;
+  /** Value and version, always a round trip; `null` when absent. */
+  getStat(path: string): Promise<NodeStat | null>;
+  isExisted(path: string): Promise<boolean>;
+  persist(path: string, value: string): Promise<void>;
+  update(path: string, value: string): Promise<void>;
+  persistEphemeral(path: string, value: string): Promise<void>;
+  persistSequential(path: string, value: string): Promise<string>;
+  persistEphemeralSequential(path: string, value: string): Promise<string>;
+  remove(path: string): Promise<void>;
+  getChildrenKeys(path: string): Promise<string[]>;
+  getNumChildren(path: string): Promise<number>;
+  getRegistryCenterTime(path: string): Promise<number>;
+
+  addCacheData(path: string): Promise<void>;
+  evictCacheData(path: string): Promise<void>;
+  getRawCache(path: string): TreeCache | undefined;
+  /** Subscribe to changes under `path` from now on; resolves once the watch is established. */
+  watch(path: string, listener: RegistryListener): Promise<Unsubscribe>;
+
+  executeInLeader<T>(
+    latchPath: string,
+    callback: LeaderCallback<T>,
+    options?: ExecuteInLeaderOptions,
+  ): Promise<T>;
+  executeInTransaction(build: (tx: TransactionBuilder) => void): Promise<void>;
+
+  on(event: 'connectionStateChanged', listener: (state: ConnectionState) => void): this;
+  off(event: 'connectionStateChanged', listener: (state: ConnectionState) => void): this;
+  on(event: 'error', listener: (err: Error) => void): this;
+  off(event: 'error', listener: (err: Error) => void): this;
+}
+
+export type ConnectionState = 'CONNECTED' | 'SUSPENDED' | 'RECONNECTED' | 'LOST';
+
+export const CreateMode = {
+  PERSISTENT: 'PERSISTENT',
+  EPHEMERAL: 'EPHEMERAL',
+  PERSISTENT_SEQUENTIAL: 'PERSISTENT_SEQUENTIAL',
+  EPHEMERAL_SEQUENTIAL: 'EPHEMERAL_SEQUENTIAL',
+} as const;
+export type CreateMode = (typeof CreateMode)[keyof typeof CreateMode];
+
+export interface NodeStat {
+  value: string;
+  /** Number of value changes since creation (0 at creation), as ZooKeeper's dataVersion. */
+  version: number;
+  ephemeral: boolean;
+}
+
+export interface RegistryEvent {
+  type: 'added' | 'updated' | 'removed';
+  path: string;
+  /** The new value; for `removed`, the last known value. */
+  value: string | null;
+  /** The value before an update (`null` for `added`; for `removed`, the last known value). */
+  previous: string | null;
+}
+
+export type RegistryListener = (event: RegistryEvent) => void;
+export type Unsubscribe = () => void;
+
+/**
+ * Handed to an `executeInLeader` callback. `fence(tx)` adds a check on the latch node to a transaction,
+ * so a write made by a holder that has lost the latch fails with `TransactionError`.
+ */
+export interface LeaderFence {
+  /** Path of the latch node this holder owns. */
+  readonly path: string;
+  fence(tx: TransactionBuilder): TransactionBuilder;
+}
+
+export type LeaderCallback<T> = (signal: AbortSignal, fence: LeaderFence) => Promise<T>;
+
+export interface ExecuteInLeaderOptions {
+  /** Give up waiting for the latch after this long with `LockTimeoutError` (default: wait). */
+  timeoutMs?: number;
+  /** Abort waiting (and the callback's signal) from outside. */
+  signal?: AbortSignal;
+}
