@@ -1,0 +1,32 @@
+/**
+ * Shardline's public surface. Everything exported here is documented and semver-stable; anything
+ * reachable only through deep imports is internal.
+ */
+export { createRegistryCenter } from './registry/create-registry-center';
+export { parseRegistryUrl } from './registry/registry-url';
+export { CreateMode } from './registry/registry-center';
+export type {
+  ConnectionState,
+  CoordinatorRegistryCenter,
+  ExecuteInLeaderOptions,
+  LeaderCallback,
+  LeaderFence,
+  NodeStat,
+  RegistryEvent,
+  RegistryListener,
+  Unsubscribe,
+} from './registry/registry-center';
+export type { TransactionBuilder, TxnCreateMode } from './registry/txn';
+export { MAX_TXN_OPS } from './registry/txn';
+export { TreeCache } from './registry/tree-cache';
+export type { TreeCacheEvents } from './registry/tree-cache';
+export type {
+  CommonRegistryOptions,
+  Credentials,
+  EtcdRegistryOptions,
+  EtcdTlsOptions,
+  MemoryRegistryOptions,
+  RegistryCenterOptions,
+  ZooKeeperRegistryOptions,
+} from './registry/options';
+export * from './errors';

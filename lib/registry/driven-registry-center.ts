@@ -1,0 +1,342 @@
+import { hostname } from 'node:os';
+import {
+  ClosedError,
+  CoordinationError,
+  InvalidArgumentError,
+  isRetryable,
+  RegistryConnectionError,
+} from '../errors';
+import { withTimeout } from '../internal/async';
+import { TypedEmitter } from '../internal/typed-emitter';
+import { validateNodePath, validatePath } from '../internal/paths';
+import { CacheManager } from './cache-manager';
+import { ConnectionTracker } from './connection-tracker';
+import type { RegistryDriver } from './driver';
+import { LatchAcquisition } from './leader-latch';
+import {
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  DEFAULT_READ_CACHE_SIZE,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+} from './options';
+import type {
+  ConnectionState,
+  CoordinatorRegistryCenter,
+  ExecuteInLeaderOptions,
+  LeaderCallback,
+  NodeStat,
+  RegistryListener,
+  Unsubscribe,
+} from './registry-center';
+import type { TreeCache } from './tree-cache';
+import { checkValue, TxnCollector, type TransactionBuilder } from './txn';
+
+export interface DrivenRegistryCenterOptions {
+  connectTimeoutMs?: number;
+  requestTimeoutMs?: number;
+  readCacheSize?: number;
+}
+
+interface RegistryCenterEvents {
+  connectionStateChanged: [ConnectionState];
+  error: [Error];
+}
+
+/**
+ * The one implementation of {@link CoordinatorRegistryCenter}, over a backend {@link RegistryDriver}.
+ * Everything that must behave the same on every backend lives here: path and value validation before any
+ * I/O, a deadline on every request, `ClosedError` after `close()`, the normalised connection-state
+ * sequence and `sessionEpoch`, tree caches and watches, the coherent read cache, and `executeInLeader`.
+ *
+ * Background failures that have no caller (a feed that cannot resync yet) are emitted as `'error'`;
+ * without an `'error'` listener they are dropped rather than crashing the process, since the feed keeps
+ * retrying and the connection state already tells the story.
+ */
+export class DrivenRegistryCenter
+  extends TypedEmitter<RegistryCenterEvents>
+  implements CoordinatorRegistryCenter
+{
+  private readonly tracker: ConnectionTracker;
+  private readonly caches: CacheManager;
+  private readonly connectTimeoutMs: number;
+  private readonly requestTimeoutMs: number;
+  private readonly identity = `${hostname()}@${process.pid}`;
+  /** Latch nodes whose delete failed while the session may still hold them; retried on reconnection. */
+  private readonly pendingDeletes = new Set<string>();
+  private initPromise: Promise<void> | undefined;
+
+  constructor(
+    /** The backend; exposed for test hooks (session expiry, connection drop) only. */
+    readonly driver: RegistryDriver,
+    options: DrivenRegistryCenterOptions = {},
+  ) {
+    super();
+    this.connectTimeoutMs = positive(options.connectTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS, 'connectTimeoutMs');
+    this.requestTimeoutMs = positive(options.requestTimeoutMs, DEFAULT_REQUEST_TIMEOUT_MS, 'requestTimeoutMs');
+    const readCacheSize = options.readCacheSize ?? DEFAULT_READ_CACHE_SIZE;
+    if (!Number.isInteger(readCacheSize) || readCacheSize < 0) {
+      throw new InvalidArgumentError(`readCacheSize must be a non-negative integer, got ${readCacheSize}`);
+    }
+    this.caches = new CacheManager(driver, readCacheSize, err => this.emitError(err));
+    this.tracker = new ConnectionTracker(
+      () => driver.sessionId(),
+      state => this.onState(state),
+    );
+    driver.setStateListener(state => this.tracker.report(state));
+  }
+
+  get connectionState(): ConnectionState | 'LATENT' | 'CLOSED' {
+    return this.tracker.state;
+  }
+
+  get sessionEpoch(): number {
+    return this.tracker.sessionEpoch;
+  }
+
+  get description(): string {
+    return this.driver.description;
+  }
+
+  async init(): Promise<void> {
+    this.ensureOpen();
+    this.initPromise ??= this.connect();
+    return this.initPromise;
+  }
+
+  async close(): Promise<void> {
+    if (this.tracker.state === 'CLOSED') {
+      return;
+    }
+    this.tracker.close();
+    this.caches.closeAll();
+    this.pendingDeletes.clear();
+    try {
+      await this.driver.close();
+    } finally {
+      this.removeAllListeners();
+    }
+  }
+
+  // ---- reads ----
+
+  async get(path: string): Promise<string | null> {
+    validatePath(path);
+    return this.call('get', path, async () => {
+      const cache = this.caches.coveringCache(path);
+      return cache !== undefined ? cache.get(path) : this.caches.readThrough(path);
+    });
+  }
+
+  async getDirectly(path: string): Promise<string | null> {
+    validatePath(path);
+    return this.call('getDirectly', path, async () => (await this.driver.read(path))?.value ?? null);
+  }
+
+  async getStat(path: string): Promise<NodeStat | null> {
+    validatePath(path);
+    return this.call('getStat', path, async () => {
+      const data = await this.driver.read(path);
+      return data === null ? null : { value: data.value, version: data.version, ephemeral: data.ephemeral };
+    });
+  }
+
+  async isExisted(path: string): Promise<boolean> {
+    validatePath(path);
+    return this.call('isExisted', path, () => this.driver.exists(path));
+  }
+
+  async getChildrenKeys(path: string): Promise<string[]> {
+    validatePath(path);
+    return this.call('getChildrenKeys', path, async () => (await this.driver.children(path)).sort());
+  }
+
+  async getNumChildren(path: string): Promise<number> {
+    validatePath(path);
+    return this.call('getNumChildren', path, async () => (await this.driver.children(path)).length);
+  }
+
+  async getRegistryCenterTime(path: string): Promise<number> {
+    validateNodePath(path);
+    return this.call('getRegistryCenterTime', path, () => this.driver.serverTime(path));
+  }
+
+  // ---- writes ----
+
+  async persist(path: string, value: string): Promise<void> {
+    validateNodePath(path);
+    checkValue(value);
+    return this.write('persist', path, () => this.driver.put(path, value, 'PERSISTENT'));
+  }
+
+  async update(path: string, value: string): Promise<void> {
+    validateNodePath(path);
+    checkValue(value);
+    return this.write('update', path, () => this.driver.update(path, value));
+  }
+
+  async persistEphemeral(path: string, value: string): Promise<void> {
+    validateNodePath(path);
+    checkValue(value);
+    return this.write('persistEphemeral', path, () => this.driver.put(path, value, 'EPHEMERAL'));
+  }
+
+  async persistSequential(path: string, value: string): Promise<string> {
+    validateNodePath(path);
+    checkValue(value);
+    return this.write('persistSequential', path, () => this.driver.createSequential(path, value, false));
+  }
+
+  async persistEphemeralSequential(path: string, value: string): Promise<string> {
+    validateNodePath(path);
+    checkValue(value);
+    return this.write('persistEphemeralSequential', path, () =>
+      this.driver.createSequential(path, value, true),
+    );
+  }
+
+  async remove(path: string): Promise<void> {
+    validateNodePath(path);
+    return this.write('remove', path, () => this.driver.remove(path), true);
+  }
+
+  async executeInTransaction(build: (tx: TransactionBuilder) => void): Promise<void> {
+    this.ensureOpen();
+    const collector = new TxnCollector();
+    build(collector);
+    if (collector.ops.length === 0) {
+      return;
+    }
+    try {
+      await this.call('executeInTransaction', undefined, () => this.driver.commit(collector.ops));
+    } finally {
+      for (const op of collector.ops) {
+        this.caches.invalidate(op.path, op.type === 'delete');
+      }
+    }
+  }
+
+  // ---- caches and watches ----
+
+  async addCacheData(path: string): Promise<void> {
+    validatePath(path);
+    this.ensureOpen();
+    return withTimeout(this.caches.addCacheData(path), this.connectTimeoutMs, `addCacheData(${path})`);
+  }
+
+  async evictCacheData(path: string): Promise<void> {
+    validatePath(path);
+    this.caches.evictCacheData(path);
+    return Promise.resolve();
+  }
+
+  getRawCache(path: string): TreeCache | undefined {
+    return this.caches.getRawCache(path);
+  }
+
+  async watch(path: string, listener: RegistryListener): Promise<Unsubscribe> {
+    validatePath(path);
+    this.ensureOpen();
+    return withTimeout(this.caches.watch(path, listener), this.connectTimeoutMs, `watch(${path})`);
+  }
+
+  async executeInLeader<T>(
+    latchPath: string,
+    callback: LeaderCallback<T>,
+    options: ExecuteInLeaderOptions = {},
+  ): Promise<T> {
+    validateNodePath(latchPath);
+    this.ensureOpen();
+    return new LatchAcquisition<T>(this, latchPath, this.identity, p => this.removeGuaranteed(p)).run(
+      callback,
+      options,
+    );
+  }
+
+  // ---- internals ----
+
+  private async connect(): Promise<void> {
+    const what = this.driver.description;
+    try {
+      await withTimeout(
+        this.driver.connect(),
+        this.connectTimeoutMs,
+        'init',
+        () => new RegistryConnectionError(`cannot connect to ${what} within ${this.connectTimeoutMs} ms`),
+      );
+    } catch (err) {
+      await this.driver.close().catch(() => undefined);
+      this.tracker.close();
+      if (err instanceof CoordinationError) {
+        throw err;
+      }
+      throw new RegistryConnectionError(`cannot connect to ${what}: ${String(err)}`, { cause: err });
+    }
+  }
+
+  private onState(state: ConnectionState): void {
+    // Any state change may hide changes we were told nothing about: cached reads must go to the server.
+    this.caches.invalidateAll();
+    if (state === 'RECONNECTED') {
+      this.retryPendingDeletes();
+    }
+    if (state === 'LOST') {
+      // The session is gone and its ephemeral latch nodes with it.
+      this.pendingDeletes.clear();
+    }
+    this.emit('connectionStateChanged', state);
+  }
+
+  private removeGuaranteed(path: string): void {
+    this.driver.remove(path).then(
+      () => this.pendingDeletes.delete(path),
+      (err: unknown) => {
+        if (this.tracker.state !== 'CLOSED' && isRetryable(err)) {
+          this.pendingDeletes.add(path);
+          if (this.tracker.isConnected) {
+            setTimeout(() => this.retryPendingDeletes(), 100).unref();
+          }
+        }
+      },
+    );
+  }
+
+  private retryPendingDeletes(): void {
+    for (const path of [...this.pendingDeletes]) {
+      this.pendingDeletes.delete(path);
+      this.removeGuaranteed(path);
+    }
+  }
+
+  private async write<T>(name: string, path: string, fn: () => Promise<T>, subtree = false): Promise<T> {
+    try {
+      return await this.call(name, path, fn);
+    } finally {
+      this.caches.invalidate(path, subtree);
+    }
+  }
+
+  private call<T>(name: string, path: string | undefined, fn: () => Promise<T>): Promise<T> {
+    this.ensureOpen();
+    const what = path === undefined ? name : `${name}(${path})`;
+    return withTimeout(fn(), this.requestTimeoutMs, what);
+  }
+
+  private ensureOpen(): void {
+    if (this.tracker.state === 'CLOSED') {
+      throw new ClosedError(`registry center ${this.driver.description}`);
+    }
+  }
+
+  private emitError(err: Error): void {
+    if (this.listenerCount('error') > 0) {
+      this.emit('error', err);
+    }
+  }
+}
+
+function positive(value: number | undefined, fallback: number, name: string): number {
+  const v = value ?? fallback;
+  if (!(v > 0) || !Number.isFinite(v)) {
+    throw new InvalidArgumentError(`${name} must be a positive number of milliseconds, got ${String(value)}`);
+  }
+  return v;
+}

@@ -1,0 +1,247 @@
+import { ClosedError, type CoordinationError, OperationTimeoutError } from '../errors';
+import { abortReason } from '../internal/async';
+import { basename, isUnder, parentOf } from '../internal/paths';
+import { TypedEmitter } from '../internal/typed-emitter';
+import type { FeedHandle, FeedSink, NodeData } from './driver';
+import type { RegistryEvent } from './registry-center';
+
+export interface TreeCacheEvents {
+  /** A node under the root was added, updated or removed (after the initial load). */
+  event: [RegistryEvent];
+  /** The initial load is complete (once). */
+  initialized: [];
+  /** The cache resynchronised from a fresh read after a gap and emitted the differences. */
+  reset: [];
+  /** A background failure the feed could not repair by itself yet. */
+  error: [CoordinationError];
+}
+
+/**
+ * A local mirror of one subtree, kept current by the backend's feed (Curator's TreeCache / CuratorCache).
+ *
+ * `start()` resolves after the initial load, which emits no events. From then on every change emits one
+ * `event` ({ type, path, value, previous }) in the order the backend reports them. After any gap
+ * (disconnect, new session, etcd compaction) the backend re-reads the subtree and the cache emits exactly
+ * the differences between what it held and what it read, then `reset`: nothing lost, nothing duplicated.
+ *
+ * IMPORTANT: a cache is eventually consistent. Intermediate values between two reads can be coalesced
+ * into one `updated`; a node created and deleted during a gap never surfaces; a write made by this client
+ * is visible here only once the backend has reported it (no read-your-writes).
+ *
+ * Example:
+ * ```ts
+ * await registry.addCacheData('/order-sync');
+ * const cache = registry.getRawCache('/order-sync')!;
+ * cache.on('event', e => console.log(e.type, e.path, e.value));
+ * cache.children('/order-sync/instances'); // sorted names, no round trip
+ * ```
+ */
+export class TreeCache extends TypedEmitter<TreeCacheEvents> implements FeedSink {
+  private readonly nodes = new Map<string, NodeData>();
+  private readonly childIndex = new Map<string, Set<string>>();
+  private handle: FeedHandle | undefined;
+  private initialized = false;
+  private closed = false;
+
+  constructor(
+    readonly root: string,
+    private readonly openFeed: (sink: FeedSink) => FeedHandle,
+  ) {
+    super();
+  }
+
+  /** Open the feed; resolves after the initial load. */
+  async start(): Promise<void> {
+    if (this.closed) {
+      throw new ClosedError(`tree cache ${this.root}`);
+    }
+    if (this.handle === undefined) {
+      this.handle = this.openFeed(this);
+    }
+    await this.handle.ready;
+  }
+
+  /** Stop the feed and drop the data. Idempotent. */
+  close(): void {
+    if (this.closed) {
+      return;
+    }
+    this.closed = true;
+    this.handle?.close();
+    this.nodes.clear();
+    this.childIndex.clear();
+    this.removeAllListeners();
+  }
+
+  get isInitialized(): boolean {
+    return this.initialized;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  get size(): number {
+    return this.nodes.size;
+  }
+
+  /** The cached value, or `null` when the node is absent from the cache. */
+  get(path: string): string | null {
+    return this.nodes.get(path)?.value ?? null;
+  }
+
+  getData(path: string): Readonly<NodeData> | undefined {
+    return this.nodes.get(path);
+  }
+
+  has(path: string): boolean {
+    return this.nodes.has(path);
+  }
+
+  /** Names of the cached children of `path`, sorted ascending. */
+  children(path: string): string[] {
+    const names = this.childIndex.get(path);
+    return names === undefined ? [] : [...names].sort();
+  }
+
+  /** Every cached [path, value] pair, in no particular order. */
+  *entries(): IterableIterator<[string, string]> {
+    for (const [path, data] of this.nodes) {
+      yield [path, data.value];
+    }
+  }
+
+  /**
+   * Resolve once `predicate(this)` holds, re-evaluated on every change; reject after `timeoutMs` or when
+   * `signal` aborts. No polling.
+   */
+  waitFor(
+    predicate: (cache: TreeCache) => boolean,
+    options: { timeoutMs?: number; signal?: AbortSignal } = {},
+  ): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      if (predicate(this)) {
+        resolve();
+        return;
+      }
+      let timer: NodeJS.Timeout | undefined;
+      const cleanup = (): void => {
+        this.off('event', check);
+        this.off('reset', check);
+        options.signal?.removeEventListener('abort', onAbort);
+        if (timer !== undefined) {
+          clearTimeout(timer);
+        }
+      };
+      const check = (): void => {
+        if (predicate(this)) {
+          cleanup();
+          resolve();
+        }
+      };
+      const onAbort = (): void => {
+        cleanup();
+        reject(abortReason(options.signal));
+      };
+      this.on('event', check);
+      this.on('reset', check);
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      if (options.timeoutMs !== undefined) {
+        const timeoutMs = options.timeoutMs;
+        timer = setTimeout(() => {
+          cleanup();
+          reject(new OperationTimeoutError(`waiting on the cache of ${this.root}`, timeoutMs));
+        }, timeoutMs);
+      }
+    });
+  }
+
+  // ---- FeedSink: called by the backend ----
+
+  reset(snapshot: ReadonlyMap<string, NodeData>): void {
+    if (this.closed) {
+      return;
+    }
+    const silent = !this.initialized;
+    // Removed first, deepest first, so that listeners never see a child outlive its parent.
+    const gone = [...this.nodes.keys()].filter(p => !snapshot.has(p)).sort().reverse();
+    for (const path of gone) {
+      this.delete(path, silent);
+    }
+    // Added / updated parents before children.
+    for (const path of [...snapshot.keys()].sort()) {
+      const data = snapshot.get(path);
+      if (data !== undefined && isUnder(path, this.root)) {
+        this.set(path, data, silent);
+      }
+    }
+    if (silent) {
+      this.initialized = true;
+      this.emit('initialized');
+    } else {
+      this.emit('reset');
+    }
+  }
+
+  upsert(path: string, data: NodeData): void {
+    if (this.closed || !this.initialized || !isUnder(path, this.root)) {
+      return;
+    }
+    this.set(path, data, false);
+  }
+
+  remove(path: string): void {
+    if (this.closed || !this.initialized) {
+      return;
+    }
+    const doomed = [...this.nodes.keys()].filter(p => isUnder(p, path)).sort().reverse();
+    for (const p of doomed) {
+      this.delete(p, false);
+    }
+  }
+
+  error(err: CoordinationError): void {
+    if (!this.closed && this.listenerCount('error') > 0) {
+      this.emit('error', err);
+    }
+  }
+
+  private set(path: string, data: NodeData, silent: boolean): void {
+    const previous = this.nodes.get(path);
+    // Replies can be older than what we hold (ZooKeeper re-reads racing a change): keep the newest.
+    if (previous !== undefined && data.stamp <= previous.stamp) {
+      return;
+    }
+    this.nodes.set(path, data);
+    if (path !== this.root) {
+      const parent = parentOf(path);
+      let names = this.childIndex.get(parent);
+      if (names === undefined) {
+        names = new Set();
+        this.childIndex.set(parent, names);
+      }
+      names.add(basename(path));
+    }
+    if (!silent) {
+      this.emit('event', {
+        type: previous === undefined ? 'added' : 'updated',
+        path,
+        value: data.value,
+        previous: previous === undefined ? null : previous.value,
+      });
+    }
+  }
+
+  private delete(path: string, silent: boolean): void {
+    const previous = this.nodes.get(path);
+    if (previous === undefined) {
+      return;
+    }
+    this.nodes.delete(path);
+    this.childIndex.delete(path);
+    this.childIndex.get(parentOf(path))?.delete(basename(path));
+    if (!silent) {
+      this.emit('event', { type: 'removed', path, value: previous.value, previous: previous.value });
+    }
+  }
+}
