@@ -38,7 +38,12 @@ export class CoordinationError extends Error {
   readonly retryable: boolean;
   readonly path: string | undefined;
 
-  constructor(code: ErrorCode, message: string, options: CoordinationErrorOptions = {}, retryable = false) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: CoordinationErrorOptions = {},
+    retryable = false,
+  ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
@@ -64,7 +69,10 @@ export class NodeExistsError extends CoordinationError {
 /** A version check failed: somebody else changed the node since it was read. */
 export class BadVersionError extends CoordinationError {
   constructor(path: string, expected: number | undefined, options: CoordinationErrorOptions = {}) {
-    super('BAD_VERSION', `node ${path} is not at version ${String(expected)}`, { ...options, path });
+    super('BAD_VERSION', `node ${path} is not at version ${String(expected)}`, {
+      ...options,
+      path,
+    });
   }
 }
 
@@ -115,10 +123,14 @@ export class TransactionError extends CoordinationError {
   readonly failedIndex: number;
 
   constructor(failedIndex: number, opDescription: string, cause: CoordinationError) {
-    super('TRANSACTION_FAILED', `transaction op #${failedIndex} (${opDescription}) failed: ${cause.message}`, {
-      path: cause.path,
-      cause,
-    });
+    super(
+      'TRANSACTION_FAILED',
+      `transaction op #${failedIndex} (${opDescription}) failed: ${cause.message}`,
+      {
+        path: cause.path,
+        cause,
+      },
+    );
     this.failedIndex = failedIndex;
   }
 }
@@ -144,7 +156,8 @@ export class LockTimeoutError extends CoordinationError {
   constructor(path: string, timeoutMs: number, holder: string | null) {
     super(
       'LOCK_TIMEOUT',
-      `could not acquire ${path} within ${timeoutMs} ms` + (holder === null ? '' : ` (held by ${holder})`),
+      `could not acquire ${path} within ${timeoutMs} ms` +
+        (holder === null ? '' : ` (held by ${holder})`),
       { path },
     );
     this.holder = holder;

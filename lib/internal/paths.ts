@@ -47,7 +47,13 @@ export function validateNodePath(path: unknown): string {
 
 /** Throws unless `name` is usable as one path segment (no slash, no control characters). */
 export function validateSegment(name: string, what = 'name'): string {
-  if (name.length === 0 || name.includes('/') || CONTROL.test(name) || name === '.' || name === '..') {
+  if (
+    name.length === 0 ||
+    name.includes('/') ||
+    CONTROL.test(name) ||
+    name === '.' ||
+    name === '..'
+  ) {
     throw new InvalidPathError(name, `${what} must be a single non-empty path segment`);
   }
   return name;
@@ -86,7 +92,7 @@ export function isUnder(path: string, root: string): boolean {
   if (root === '/') {
     return true;
   }
-  return path === root || (path.startsWith(root) && path.charCodeAt(root.length) === 47 /* '/' */);
+  return path === root || (path.startsWith(root) && path.charCodeAt(root.length) === 47) /* '/' */;
 }
 
 /** Sequential suffix: 10 zero-padded digits, as on ZooKeeper. */

@@ -33,7 +33,8 @@ export class CacheManager {
     readCacheSize: number,
     private readonly onError: (err: Error) => void,
   ) {
-    this.reads = readCacheSize > 0 ? new LRUCache<string, string>({ max: readCacheSize }) : undefined;
+    this.reads =
+      readCacheSize > 0 ? new LRUCache<string, string>({ max: readCacheSize }) : undefined;
   }
 
   // ---- tree caches ----

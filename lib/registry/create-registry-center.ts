@@ -18,17 +18,25 @@ import { ZooKeeperDriver } from './zookeeper/zookeeper-driver';
  * ```
  * A malformed URL or invalid options throw `ConfigurationError` naming what is wrong.
  */
-export function createRegistryCenter(urlOrOptions: string | RegistryCenterOptions): CoordinatorRegistryCenter {
+export function createRegistryCenter(
+  urlOrOptions: string | RegistryCenterOptions,
+): CoordinatorRegistryCenter {
   const options = typeof urlOrOptions === 'string' ? parseRegistryUrl(urlOrOptions) : urlOrOptions;
   return new DrivenRegistryCenter(createDriver(options), options);
 }
 
 function createDriver(options: RegistryCenterOptions): RegistryDriver {
   if (typeof options !== 'object' || options === null) {
-    throw new ConfigurationError('registry options must be a URL string or an options object', 'options');
+    throw new ConfigurationError(
+      'registry options must be a URL string or an options object',
+      'options',
+    );
   }
   if (typeof options.namespace !== 'string' || options.namespace.trim() === '') {
-    throw new ConfigurationError('registry option "namespace" is required (e.g. "demo")', 'namespace');
+    throw new ConfigurationError(
+      'registry option "namespace" is required (e.g. "demo")',
+      'namespace',
+    );
   }
   switch (options.type) {
     case 'memory':
@@ -48,7 +56,14 @@ function createDriver(options: RegistryCenterOptions): RegistryDriver {
 }
 
 function requireEndpoints(list: unknown, field: string): void {
-  if (!Array.isArray(list) || list.length === 0 || list.some(e => typeof e !== 'string' || !/^.+:\d+$/.test(e))) {
-    throw new ConfigurationError(`registry option "${field}" must be a non-empty list of "host:port" strings`, field);
+  if (
+    !Array.isArray(list) ||
+    list.length === 0 ||
+    list.some(e => typeof e !== 'string' || !/^.+:\d+$/.test(e))
+  ) {
+    throw new ConfigurationError(
+      `registry option "${field}" must be a non-empty list of "host:port" strings`,
+      field,
+    );
   }
 }

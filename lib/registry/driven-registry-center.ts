@@ -70,11 +70,21 @@ export class DrivenRegistryCenter
     options: DrivenRegistryCenterOptions = {},
   ) {
     super();
-    this.connectTimeoutMs = positive(options.connectTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS, 'connectTimeoutMs');
-    this.requestTimeoutMs = positive(options.requestTimeoutMs, DEFAULT_REQUEST_TIMEOUT_MS, 'requestTimeoutMs');
+    this.connectTimeoutMs = positive(
+      options.connectTimeoutMs,
+      DEFAULT_CONNECT_TIMEOUT_MS,
+      'connectTimeoutMs',
+    );
+    this.requestTimeoutMs = positive(
+      options.requestTimeoutMs,
+      DEFAULT_REQUEST_TIMEOUT_MS,
+      'requestTimeoutMs',
+    );
     const readCacheSize = options.readCacheSize ?? DEFAULT_READ_CACHE_SIZE;
     if (!Number.isInteger(readCacheSize) || readCacheSize < 0) {
-      throw new InvalidArgumentError(`readCacheSize must be a non-negative integer, got ${readCacheSize}`);
+      throw new InvalidArgumentError(
+        `readCacheSize must be a non-negative integer, got ${readCacheSize}`,
+      );
     }
     this.caches = new CacheManager(driver, readCacheSize, err => this.emitError(err));
     this.tracker = new ConnectionTracker(
@@ -128,14 +138,20 @@ export class DrivenRegistryCenter
 
   async getDirectly(path: string): Promise<string | null> {
     validatePath(path);
-    return this.call('getDirectly', path, async () => (await this.driver.read(path))?.value ?? null);
+    return this.call(
+      'getDirectly',
+      path,
+      async () => (await this.driver.read(path))?.value ?? null,
+    );
   }
 
   async getStat(path: string): Promise<NodeStat | null> {
     validatePath(path);
     return this.call('getStat', path, async () => {
       const data = await this.driver.read(path);
-      return data === null ? null : { value: data.value, version: data.version, ephemeral: data.ephemeral };
+      return data === null
+        ? null
+        : { value: data.value, version: data.version, ephemeral: data.ephemeral };
     });
   }
 
@@ -146,7 +162,9 @@ export class DrivenRegistryCenter
 
   async getChildrenKeys(path: string): Promise<string[]> {
     validatePath(path);
-    return this.call('getChildrenKeys', path, async () => (await this.driver.children(path)).sort());
+    return this.call('getChildrenKeys', path, async () =>
+      (await this.driver.children(path)).sort(),
+    );
   }
 
   async getNumChildren(path: string): Promise<number> {
@@ -182,7 +200,9 @@ export class DrivenRegistryCenter
   async persistSequential(path: string, value: string): Promise<string> {
     validateNodePath(path);
     checkValue(value);
-    return this.write('persistSequential', path, () => this.driver.createSequential(path, value, false));
+    return this.write('persistSequential', path, () =>
+      this.driver.createSequential(path, value, false),
+    );
   }
 
   async persistEphemeralSequential(path: string, value: string): Promise<string> {
@@ -219,7 +239,11 @@ export class DrivenRegistryCenter
   async addCacheData(path: string): Promise<void> {
     validatePath(path);
     this.ensureOpen();
-    return withTimeout(this.caches.addCacheData(path), this.connectTimeoutMs, `addCacheData(${path})`);
+    return withTimeout(
+      this.caches.addCacheData(path),
+      this.connectTimeoutMs,
+      `addCacheData(${path})`,
+    );
   }
 
   async evictCacheData(path: string): Promise<void> {
@@ -245,10 +269,9 @@ export class DrivenRegistryCenter
   ): Promise<T> {
     validateNodePath(latchPath);
     this.ensureOpen();
-    return new LatchAcquisition<T>(this, latchPath, this.identity, p => this.removeGuaranteed(p)).run(
-      callback,
-      options,
-    );
+    return new LatchAcquisition<T>(this, latchPath, this.identity, p =>
+      this.removeGuaranteed(p),
+    ).run(callback, options);
   }
 
   // ---- internals ----
@@ -260,7 +283,10 @@ export class DrivenRegistryCenter
         this.driver.connect(),
         this.connectTimeoutMs,
         'init',
-        () => new RegistryConnectionError(`cannot connect to ${what} within ${this.connectTimeoutMs} ms`),
+        () =>
+          new RegistryConnectionError(
+            `cannot connect to ${what} within ${this.connectTimeoutMs} ms`,
+          ),
       );
     } catch (err) {
       await this.driver.close().catch(() => undefined);
@@ -268,7 +294,9 @@ export class DrivenRegistryCenter
       if (err instanceof CoordinationError) {
         throw err;
       }
-      throw new RegistryConnectionError(`cannot connect to ${what}: ${String(err)}`, { cause: err });
+      throw new RegistryConnectionError(`cannot connect to ${what}: ${String(err)}`, {
+        cause: err,
+      });
     }
   }
 
@@ -306,7 +334,12 @@ export class DrivenRegistryCenter
     }
   }
 
-  private async write<T>(name: string, path: string, fn: () => Promise<T>, subtree = false): Promise<T> {
+  private async write<T>(
+    name: string,
+    path: string,
+    fn: () => Promise<T>,
+    subtree = false,
+  ): Promise<T> {
     try {
       return await this.call(name, path, fn);
     } finally {
@@ -336,7 +369,9 @@ export class DrivenRegistryCenter
 function positive(value: number | undefined, fallback: number, name: string): number {
   const v = value ?? fallback;
   if (!(v > 0) || !Number.isFinite(v)) {
-    throw new InvalidArgumentError(`${name} must be a positive number of milliseconds, got ${String(value)}`);
+    throw new InvalidArgumentError(
+      `${name} must be a positive number of milliseconds, got ${String(value)}`,
+    );
   }
   return v;
 }

@@ -43,7 +43,9 @@ export class LatchAcquisition<T> {
   private readonly onState = (state: ConnectionState): void => {
     this.wake.resolve();
     if (state === 'SUSPENDED' || state === 'LOST') {
-      this.holderAbort?.abort(new LeadershipLostError(`latch ${this.latchPath} may be lost: ${state}`));
+      this.holderAbort?.abort(
+        new LeadershipLostError(`latch ${this.latchPath} may be lost: ${state}`),
+      );
     }
   };
   private holderAbort: AbortController | undefined;
@@ -117,7 +119,9 @@ export class LatchAcquisition<T> {
       if (remaining <= 0) {
         const holderName = children[0];
         const holder =
-          holderName === undefined ? null : await this.registry.getDirectly(joinPath(this.latchPath, holderName));
+          holderName === undefined
+            ? null
+            : await this.registry.getDirectly(joinPath(this.latchPath, holderName));
         throw new LockTimeoutError(this.latchPath, options.timeoutMs ?? 0, holder);
       }
       await this.waitForWake(remaining);

@@ -55,7 +55,8 @@ export interface EtcdRegistryOptions extends CommonRegistryOptions {
   tls?: EtcdTlsOptions;
 }
 
-export type RegistryCenterOptions = MemoryRegistryOptions | ZooKeeperRegistryOptions | EtcdRegistryOptions;
+export type RegistryCenterOptions =
+  MemoryRegistryOptions | ZooKeeperRegistryOptions | EtcdRegistryOptions;
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 15_000;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 5_000;

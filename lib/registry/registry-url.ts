@@ -13,14 +13,18 @@ const QUERY_KEYS: Record<string, readonly string[]> = {
   etcd: ['leaseTtlSeconds', 'connectTimeoutMs', 'requestTimeoutMs', 'readCacheSize'],
 };
 
-const URL_SHAPE = /^([a-z0-9]+):\/\/(?:([^:@/]*)(?::([^@/]*))?@)?([^/?#]*)(\/[^?#]*)?(?:\?([^#]*))?$/i;
+const URL_SHAPE =
+  /^([a-z0-9]+):\/\/(?:([^:@/]*)(?::([^@/]*))?@)?([^/?#]*)(\/[^?#]*)?(?:\?([^#]*))?$/i;
 
 function fail(url: string, reason: string, scheme?: string): never {
   const example =
     scheme !== undefined && EXAMPLES[scheme] !== undefined
       ? `e.g. ${EXAMPLES[scheme]}`
       : `e.g. ${Object.values(EXAMPLES).join(' or ')}`;
-  throw new ConfigurationError(`invalid registry URL ${JSON.stringify(redact(url))}: ${reason} (${example})`, 'url');
+  throw new ConfigurationError(
+    `invalid registry URL ${JSON.stringify(redact(url))}: ${reason} (${example})`,
+    'url',
+  );
 }
 
 /** Hide the password of `user:password@` in messages. */
@@ -87,7 +91,11 @@ function parseNamespace(url: string, scheme: string, raw: string): string {
     fail(url, 'no namespace given (the path after the hosts)', scheme);
   }
   // eslint-disable-next-line no-control-regex
-  if (namespace.split('/').some(s => s === '' || s === '.' || s === '..' || /[\u0000-\u001f\u007f]/.test(s))) {
+  if (
+    namespace
+      .split('/')
+      .some(s => s === '' || s === '.' || s === '..' || /[\u0000-\u001f\u007f]/.test(s))
+  ) {
     fail(url, `namespace ${JSON.stringify(namespace)} has an empty or invalid segment`, scheme);
   }
   return namespace;
@@ -110,7 +118,11 @@ function parseQuery(url: string, scheme: string, query: string): UrlNumbers {
     }
     const n = Number(value);
     if (value === '' || !Number.isInteger(n) || n < (key === 'readCacheSize' ? 0 : 1)) {
-      fail(url, `option ${key} must be a ${key === 'readCacheSize' ? 'non-negative' : 'positive'} integer, got ${JSON.stringify(value)}`, scheme);
+      fail(
+        url,
+        `option ${key} must be a ${key === 'readCacheSize' ? 'non-negative' : 'positive'} integer, got ${JSON.stringify(value)}`,
+        scheme,
+      );
     }
     out[key] = n;
   }

@@ -164,7 +164,10 @@ export class TreeCache extends TypedEmitter<TreeCacheEvents> implements FeedSink
     }
     const silent = !this.initialized;
     // Removed first, deepest first, so that listeners never see a child outlive its parent.
-    const gone = [...this.nodes.keys()].filter(p => !snapshot.has(p)).sort().reverse();
+    const gone = [...this.nodes.keys()]
+      .filter(p => !snapshot.has(p))
+      .sort()
+      .reverse();
     for (const path of gone) {
       this.delete(path, silent);
     }
@@ -194,7 +197,10 @@ export class TreeCache extends TypedEmitter<TreeCacheEvents> implements FeedSink
     if (this.closed || !this.initialized) {
       return;
     }
-    const doomed = [...this.nodes.keys()].filter(p => isUnder(p, path)).sort().reverse();
+    const doomed = [...this.nodes.keys()]
+      .filter(p => isUnder(p, path))
+      .sort()
+      .reverse();
     for (const p of doomed) {
       this.delete(p, false);
     }
@@ -241,7 +247,12 @@ export class TreeCache extends TypedEmitter<TreeCacheEvents> implements FeedSink
     this.childIndex.delete(path);
     this.childIndex.get(parentOf(path))?.delete(basename(path));
     if (!silent) {
-      this.emit('event', { type: 'removed', path, value: previous.value, previous: previous.value });
+      this.emit('event', {
+        type: 'removed',
+        path,
+        value: previous.value,
+        previous: previous.value,
+      });
     }
   }
 }

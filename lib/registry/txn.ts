@@ -13,15 +13,26 @@ import { InvalidArgumentError } from '../errors';
  *   below it.
  *
  * Versions count the node's value changes from 0 at creation (ZooKeeper's dataVersion).
- * Limits that hold on every backend: at most {@link MAX_TXN_OPS} ops, and at most one op per path.
+ * Limits that hold on every backend: at most {@link MAX_TXN_OPS} ops; at most one write per path, and
+ * checks of a path only before its write.
  */
 
 export type TxnCreateMode = 'PERSISTENT' | 'EPHEMERAL';
 
 export type TxnOp =
   | { readonly type: 'check'; readonly path: string; readonly version?: number }
-  | { readonly type: 'create'; readonly path: string; readonly value: string; readonly mode: TxnCreateMode }
-  | { readonly type: 'setData'; readonly path: string; readonly value: string; readonly version?: number }
+  | {
+      readonly type: 'create';
+      readonly path: string;
+      readonly value: string;
+      readonly mode: TxnCreateMode;
+    }
+  | {
+      readonly type: 'setData';
+      readonly path: string;
+      readonly value: string;
+      readonly version?: number;
+    }
   | { readonly type: 'delete'; readonly path: string; readonly version?: number };
 
 /** etcd rejects more than 128 operations per transaction (`--max-txn-ops`); we hold every backend to it. */
@@ -42,7 +53,9 @@ export function describeOp(op: TxnOp): string {
 
 function checkVersion(version: number | undefined): number | undefined {
   if (version !== undefined && (!Number.isInteger(version) || version < 0)) {
-    throw new InvalidArgumentError(`a node version must be a non-negative integer, got ${String(version)}`);
+    throw new InvalidArgumentError(
+      `a node version must be a non-negative integer, got ${String(version)}`,
+    );
   }
   return version;
 }
@@ -52,14 +65,25 @@ export class TxnCollector implements TransactionBuilder {
   readonly ops: TxnOp[] = [];
 
   check(path: string, version?: number): this {
-    return this.add({ type: 'check', path: validateNodePath(path), version: checkVersion(version) });
+    return this.add({
+      type: 'check',
+      path: validateNodePath(path),
+      version: checkVersion(version),
+    });
   }
 
   create(path: string, value: string, mode: TxnCreateMode = 'PERSISTENT'): this {
     if (mode !== 'PERSISTENT' && mode !== 'EPHEMERAL') {
-      throw new InvalidArgumentError(`transaction create supports PERSISTENT or EPHEMERAL, got ${String(mode)}`);
+      throw new InvalidArgumentError(
+        `transaction create supports PERSISTENT or EPHEMERAL, got ${String(mode)}`,
+      );
     }
-    return this.add({ type: 'create', path: validateNodePath(path), value: checkValue(value), mode });
+    return this.add({
+      type: 'create',
+      path: validateNodePath(path),
+      value: checkValue(value),
+      mode,
+    });
   }
 
   setData(path: string, value: string, version?: number): this {
@@ -72,15 +96,24 @@ export class TxnCollector implements TransactionBuilder {
   }
 
   delete(path: string, version?: number): this {
-    return this.add({ type: 'delete', path: validateNodePath(path), version: checkVersion(version) });
+    return this.add({
+      type: 'delete',
+      path: validateNodePath(path),
+      version: checkVersion(version),
+    });
   }
 
   private add(op: TxnOp): this {
     if (this.ops.length >= MAX_TXN_OPS) {
       throw new InvalidArgumentError(`a transaction holds at most ${MAX_TXN_OPS} ops`);
     }
-    if (this.ops.some(o => o.path === op.path)) {
-      throw new InvalidArgumentError(`a transaction may touch ${op.path} only once`, { path: op.path });
+    // etcd evaluates every compare before any write and rejects two writes to one key: allow one write
+    // per path, optionally preceded by checks of it, so that every backend accepts the same transactions.
+    if (this.ops.some(o => o.path === op.path && o.type !== 'check')) {
+      throw new InvalidArgumentError(
+        `a transaction may write ${op.path} once, and may check it only before writing it`,
+        { path: op.path },
+      );
     }
     this.ops.push(op);
     return this;

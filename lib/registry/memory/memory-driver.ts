@@ -160,7 +160,13 @@ export class MemoryDriver implements RegistryDriver {
   }
 
   openFeed(root: string, sink: FeedSink): FeedHandle {
-    const feed = new MemoryFeed(this.store, root, sink, () => this.suspended, f => this.feeds.delete(f));
+    const feed = new MemoryFeed(
+      this.store,
+      root,
+      sink,
+      () => this.suspended,
+      f => this.feeds.delete(f),
+    );
     this.feeds.add(feed);
     return feed;
   }
@@ -186,7 +192,9 @@ export class MemoryDriver implements RegistryDriver {
         throw new ConnectionLossError(`${this.description} is disconnected`);
       }
       if (this.session === null) {
-        throw new SessionExpiredError(`${this.description}: the session expired; a new one is being created`);
+        throw new SessionExpiredError(
+          `${this.description}: the session expired; a new one is being created`,
+        );
       }
       return Promise.resolve(fn(this.session));
     } catch (err) {

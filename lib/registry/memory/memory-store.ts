@@ -11,8 +11,7 @@ interface StoredNode {
 }
 
 export type StoreChange =
-  | { type: 'put'; path: string; data: NodeData }
-  | { type: 'delete'; path: string };
+  { type: 'put'; path: string; data: NodeData } | { type: 'delete'; path: string };
 
 export type StoreListener = (changes: readonly StoreChange[]) => void;
 
@@ -23,7 +22,9 @@ export type StoreListener = (changes: readonly StoreChange[]) => void;
  * the listeners as one batch (a transaction is one batch), in revision order.
  */
 export class MemoryStore {
-  private readonly nodes = new Map<string, StoredNode>([['/', { value: '', version: 0, stamp: 0n, owner: null }]]);
+  private readonly nodes = new Map<string, StoredNode>([
+    ['/', { value: '', version: 0, stamp: 0n, owner: null }],
+  ]);
   private readonly childIndex = new Map<string, Set<string>>();
   private readonly sequences = new Map<string, number>();
   private readonly listeners = new Set<StoreListener>();
@@ -227,5 +228,10 @@ export class MemoryStore {
 }
 
 function toData(node: StoredNode): NodeData {
-  return { value: node.value, version: node.version, stamp: node.stamp, ephemeral: node.owner !== null };
+  return {
+    value: node.value,
+    version: node.version,
+    stamp: node.stamp,
+    ephemeral: node.owner !== null,
+  };
 }

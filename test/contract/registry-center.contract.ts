@@ -1,0 +1,277 @@
+import { expect } from 'chai';
+import {
+  ClosedError,
+  InvalidPathError,
+  NodeExistsError,
+  NoNodeError,
+  BadVersionError,
+  TransactionError,
+} from '../../lib/errors';
+import type { ConnectionState } from '../../lib/registry/registry-center';
+import type { TransactionBuilder } from '../../lib/registry/txn';
+import { waitFor } from '../harness/events';
+import { ms } from '../harness/timing';
+import type { BackendFactory } from './backend-factory';
+import { Clients, queueOf } from './clients';
+
+/** CRUD, ephemerals, sequential nodes, transactions, errors and session states on one backend. */
+export function describeRegistryCenterContract(factory: BackendFactory): void {
+  describe(`registry center contract (${factory.name})`, function () {
+    let clients: Clients;
+
+    beforeEach(() => {
+      clients = new Clients(factory);
+    });
+    afterEach(() => clients.closeAll());
+
+    describe('reads and writes', () => {
+      it('persists with parents, reads back, and reports absence as null', async () => {
+        const r = await clients.connect();
+        expect(await r.get('/a/b/c')).to.equal(null);
+        expect(await r.getDirectly('/a/b/c')).to.equal(null);
+        await r.persist('/a/b/c', 'v1');
+        expect(await r.getDirectly('/a/b/c')).to.equal('v1');
+        expect(await r.get('/a/b/c')).to.equal('v1');
+        expect(await r.isExisted('/a/b')).to.equal(true);
+        expect(await r.getDirectly('/a/b')).to.equal('');
+        await r.persist('/a/b/c', 'v2');
+        expect(await r.get('/a/b/c')).to.equal('v2');
+        expect((await r.getStat('/a/b/c'))?.version).to.equal(1);
+      });
+
+      it('update sets an existing node and rejects an absent one with NoNodeError', async () => {
+        const r = await clients.connect();
+        await expect(r.update('/missing', 'x')).to.be.rejectedWith(NoNodeError, '/missing');
+        await r.persist('/n', '1');
+        await r.update('/n', '2');
+        expect(await r.getDirectly('/n')).to.equal('2');
+      });
+
+      it('lists children sorted ascending and counts them; [] when absent', async () => {
+        const r = await clients.connect();
+        expect(await r.getChildrenKeys('/p')).to.deep.equal([]);
+        expect(await r.getNumChildren('/p')).to.equal(0);
+        for (const name of ['b', '10', 'a', '2', 'B']) {
+          await r.persist(`/p/${name}`, name);
+        }
+        await r.persist('/p/a/deep', 'x');
+        expect(await r.getChildrenKeys('/p')).to.deep.equal(['10', '2', 'B', 'a', 'b']);
+        expect(await r.getNumChildren('/p')).to.equal(5);
+      });
+
+      it('removes a subtree, never a sibling that shares a prefix, and ignores absent nodes', async () => {
+        const r = await clients.connect();
+        await r.persist('/a/1/x/y', 'deep');
+        await r.persist('/a/10', 'sibling');
+        await r.persist('/a/1', 'one');
+        await r.remove('/a/1');
+        expect(await r.isExisted('/a/1')).to.equal(false);
+        expect(await r.isExisted('/a/1/x/y')).to.equal(false);
+        expect(await r.getDirectly('/a/10')).to.equal('sibling');
+        expect(await r.getChildrenKeys('/a')).to.deep.equal(['10']);
+        await r.remove('/a/1');
+        await r.remove('/never/was');
+      });
+
+      it('keeps children of /servers apart from /serversX', async () => {
+        const r = await clients.connect();
+        await r.persist('/servers/a', '1');
+        await r.persist('/serversX/b', '2');
+        expect(await r.getChildrenKeys('/servers')).to.deep.equal(['a']);
+        expect(await r.getChildrenKeys('/')).to.deep.equal(['servers', 'serversX']);
+      });
+
+      it('rejects invalid paths with InvalidPathError naming the path', async () => {
+        const r = await clients.connect();
+        for (const bad of ['', 'relative', '/trailing/', '/a//b', '/ctl\u0001x', '/a/../b']) {
+          const err = await r.get(bad).then(
+            () => null,
+            (e: unknown) => e,
+          );
+          expect(err, bad).to.be.instanceOf(InvalidPathError);
+          expect((err as InvalidPathError).message).to.contain(JSON.stringify(bad));
+        }
+        await expect(r.persist('/', 'x')).to.be.rejectedWith(InvalidPathError);
+      });
+
+      it('reads the registry clock to within a few seconds of ours', async () => {
+        const r = await clients.connect();
+        const t = await r.getRegistryCenterTime('/systemTime/current');
+        expect(Math.abs(t - Date.now())).to.be.lessThan(5_000);
+      });
+
+      it('get() sees another client’s change through its coherent read cache', async () => {
+        const a = await clients.connect();
+        const b = await clients.connect();
+        await b.persist('/hot', '1');
+        expect(await a.get('/hot')).to.equal('1');
+        expect(await a.get('/hot')).to.equal('1'); // served from the read cache now
+        await b.update('/hot', '2');
+        // The read cache has no event of its own: its entry is dropped when the backend's watch fires.
+        await waitFor(
+          async () => (await a.get('/hot')) === '2',
+          ms(5000),
+          "a's get('/hot') to see '2'",
+        );
+        await a.persist('/hot', '3');
+        expect(await a.get('/hot')).to.equal('3', 'own writes are visible at once');
+      });
+    });
+
+    describe('ephemeral and sequential nodes', () => {
+      it('ephemeral nodes are visible to others and vanish at close()', async () => {
+        const a = await clients.connect();
+        const b = await clients.connect();
+        await a.persistEphemeral('/instances/a', 'alive');
+        expect(await b.getDirectly('/instances/a')).to.equal('alive');
+        expect((await b.getStat('/instances/a'))?.ephemeral).to.equal(true);
+        await a.update('/instances/a', 'updated');
+        expect((await b.getStat('/instances/a'))?.ephemeral).to.equal(
+          true,
+          'update keeps the node ephemeral',
+        );
+        await a.close();
+        expect(await b.isExisted('/instances/a')).to.equal(false);
+        expect(await b.isExisted('/instances')).to.equal(true, 'parents are persistent');
+      });
+
+      it('persistEphemeral upserts', async () => {
+        const a = await clients.connect();
+        await a.persistEphemeral('/e', '1');
+        await a.persistEphemeral('/e', '2');
+        expect(await a.getDirectly('/e')).to.equal('2');
+        await a.persist('/p', 'persistent');
+        await a.persistEphemeral('/p', 'now ephemeral');
+        expect((await a.getStat('/p'))?.ephemeral).to.equal(true);
+      });
+
+      it('sequential nodes get increasing 10-digit suffixes across clients', async () => {
+        const a = await clients.connect();
+        const b = await clients.connect();
+        const paths: string[] = [];
+        for (let i = 0; i < 3; i++) {
+          paths.push(await a.persistSequential('/seq/job-', `a${i}`));
+          paths.push(await b.persistEphemeralSequential('/seq/job-', `b${i}`));
+        }
+        for (const p of paths) {
+          expect(p).to.match(/^\/seq\/job-\d{10}$/);
+        }
+        expect([...paths].sort()).to.deep.equal(paths, 'creation order = string order');
+        expect(new Set(paths).size).to.equal(6);
+        expect(await a.getDirectly(paths[1] ?? '')).to.equal('b0');
+        await b.close();
+        expect(await a.getChildrenKeys('/seq')).to.have.length(3);
+      });
+    });
+
+    describe('transactions', () => {
+      it('applies all ops atomically', async () => {
+        const r = await clients.connect();
+        await r.persist('/t/a', 'a0');
+        await r.persist('/t/b/c', 'c');
+        await r.executeInTransaction(tx =>
+          tx
+            .check('/t/a', 0)
+            .setData('/t/a', 'a1', 0)
+            .create('/t/new', 'n')
+            .create('/t/new/child', 'x')
+            .delete('/t/b'),
+        );
+        expect(await r.getDirectly('/t/a')).to.equal('a1');
+        expect(await r.getDirectly('/t/new/child')).to.equal('x');
+        expect(await r.isExisted('/t/b')).to.equal(false);
+      });
+
+      it('applies nothing when one op fails, and names the failing op', async () => {
+        const r = await clients.connect();
+        await r.persist('/t/a', 'a0');
+        await r.update('/t/a', 'a1'); // version 1
+        const cases: [
+          string,
+          (tx: TransactionBuilder) => void,
+          number,
+          new (...args: never[]) => Error,
+        ][] = [
+          ['version 0 is honoured', tx => tx.setData('/t/x', 'x').check('/t/a', 0), 0, NoNodeError],
+          ['bad version', tx => tx.create('/t/x', 'x').check('/t/a', 0), 1, BadVersionError],
+          ['exists', tx => tx.create('/t/x', 'x').create('/t/a', 'dup'), 1, NodeExistsError],
+          [
+            'missing parent',
+            tx => tx.create('/t/x', 'x').create('/t/no/parent', 'p'),
+            1,
+            NoNodeError,
+          ],
+          ['delete absent', tx => tx.create('/t/x', 'x').delete('/t/gone'), 1, NoNodeError],
+          [
+            'setData bad version',
+            tx => tx.create('/t/x', 'x').setData('/t/a', 'z', 0),
+            1,
+            BadVersionError,
+          ],
+        ];
+        for (const [name, build, index, cause] of cases) {
+          const err = await r.executeInTransaction(build).then(
+            () => null,
+            (e: unknown) => e,
+          );
+          expect(err, name).to.be.instanceOf(TransactionError);
+          expect((err as TransactionError).failedIndex, name).to.equal(index);
+          expect((err as TransactionError).cause, name).to.be.instanceOf(cause);
+          expect(await r.isExisted('/t/x'), `${name}: nothing applied`).to.equal(false);
+        }
+        expect(await r.getDirectly('/t/a')).to.equal('a1');
+      });
+    });
+
+    describe('sessions and lifecycle', () => {
+      it('reports SUSPENDED → LOST → RECONNECTED on session expiry, with a new epoch and ephemerals gone', async () => {
+        const a = await clients.connect();
+        const b = await clients.connect();
+        await a.persistEphemeral('/instances/a', 'x');
+        const epoch = a.sessionEpoch;
+        const states = queueOf<ConnectionState>(push => a.on('connectionStateChanged', push));
+        await factory.expireSession(a);
+        const seen = await states.takeUntil(
+          s => s === 'RECONNECTED',
+          ms(factory.sessionTimeoutMs * 4),
+          'RECONNECTED',
+        );
+        expect(seen).to.deep.equal(['SUSPENDED', 'LOST', 'RECONNECTED']);
+        expect(a.sessionEpoch).to.be.greaterThan(epoch);
+        expect(await b.isExisted('/instances/a')).to.equal(false);
+        // The client is usable again and its new ephemerals live.
+        await a.persistEphemeral('/instances/a', 'again');
+        expect(await b.getDirectly('/instances/a')).to.equal('again');
+      });
+
+      it('reports SUSPENDED then RECONNECTED with the same session after a short cut', async () => {
+        const c = await clients.cuttable();
+        await c.registry.persistEphemeral('/short/cut', 'x');
+        const epoch = c.registry.sessionEpoch;
+        const states = queueOf<ConnectionState>(push =>
+          c.registry.on('connectionStateChanged', push),
+        );
+        c.cut();
+        expect(await states.take(ms(factory.sessionTimeoutMs * 2), 'SUSPENDED')).to.equal(
+          'SUSPENDED',
+        );
+        c.heal();
+        expect(await states.take(ms(factory.sessionTimeoutMs * 3), 'RECONNECTED')).to.equal(
+          'RECONNECTED',
+        );
+        expect(c.registry.sessionEpoch).to.equal(epoch);
+        expect(await c.registry.getDirectly('/short/cut')).to.equal('x');
+      });
+
+      it('rejects calls after close() with ClosedError and closes idempotently', async () => {
+        const r = await clients.connect();
+        await r.close();
+        await r.close();
+        expect(r.connectionState).to.equal('CLOSED');
+        await expect(r.get('/x')).to.be.rejectedWith(ClosedError);
+        await expect(r.persist('/x', 'y')).to.be.rejectedWith(ClosedError);
+        await expect(r.init()).to.be.rejectedWith(ClosedError);
+      });
+    });
+  });
+}
