@@ -40,7 +40,11 @@ export class ConnectionTracker {
   }
 
   report(state: ConnectionState): void {
-    if (this.current === 'CLOSED' || state === this.current) {
+    if (this.current === 'CLOSED') {
+      return;
+    }
+    const sessionChanged = this.sessionId() !== this.lastSessionId;
+    if (state === this.current && !(state === 'RECONNECTED' && sessionChanged)) {
       return;
     }
     if (state === 'CONNECTED' && this.current !== 'LATENT') {
