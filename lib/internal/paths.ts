@@ -7,6 +7,7 @@ import { InvalidPathError } from '../errors';
 
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f]/;
+const DOT_SEGMENT = /\/\.\.?(?:\/|$)/;
 
 /** Throws {@link InvalidPathError} naming the path unless it is a valid absolute node path. */
 export function validatePath(path: unknown): string {
@@ -28,10 +29,8 @@ export function validatePath(path: unknown): string {
   if (CONTROL.test(path)) {
     throw new InvalidPathError(path, 'a path must not contain control characters');
   }
-  for (const segment of path.split('/').slice(1)) {
-    if (segment === '.' || segment === '..') {
-      throw new InvalidPathError(path, "a path must not contain '.' or '..' segments");
-    }
+  if (DOT_SEGMENT.test(path)) {
+    throw new InvalidPathError(path, "a path must not contain '.' or '..' segments");
   }
   return path;
 }
@@ -92,7 +91,7 @@ export function isUnder(path: string, root: string): boolean {
   if (root === '/') {
     return true;
   }
-  return path === root || (path.startsWith(root) && path.charCodeAt(root.length) === 47) /* '/' */;
+  return path === root || (path.startsWith(root) && path.charCodeAt(root.length) === 47); /* '/' */
 }
 
 /** Sequential suffix: 10 zero-padded digits, as on ZooKeeper. */

@@ -24,6 +24,8 @@ interface CacheEntry {
  */
 export class CacheManager {
   private readonly caches = new Map<string, CacheEntry>();
+  /** The caches as an array, for the allocation-free scan in `coveringCache`. */
+  private cacheList: TreeCache[] = [];
   private readonly reads: LRUCache<string, string> | undefined;
   /** Paths with a read in flight → whether they were invalidated meanwhile. */
   private readonly inflight = new Map<string, { invalidated: boolean }[]>();
@@ -65,9 +67,12 @@ export class CacheManager {
 
   /** The initialised cache covering `path`, if any. */
   coveringCache(path: string): TreeCache | undefined {
-    for (const [root, entry] of this.caches) {
-      if (entry.cache.isInitialized && isUnder(path, root)) {
-        return entry.cache;
+    // A plain array scan: this runs on every cached get() and must not allocate.
+    const list = this.cacheList;
+    for (let i = 0; i < list.length; i++) {
+      const cache = list[i] as TreeCache;
+      if (cache.isInitialized && isUnder(path, cache.root)) {
+        return cache;
       }
     }
     return undefined;
@@ -116,6 +121,7 @@ export class CacheManager {
       entry.cache.close();
     }
     this.caches.clear();
+    this.refreshList();
     this.invalidateAll();
   }
 
@@ -124,9 +130,11 @@ export class CacheManager {
     cache.on('error', err => this.onError(err));
     const entry: CacheEntry = { cache, explicit, watchers: 0, started: cache.start() };
     this.caches.set(path, entry);
+    this.refreshList();
     entry.started.catch(() => {
       if (this.caches.get(path) === entry) {
         this.caches.delete(path);
+        this.refreshList();
         cache.close();
       }
     });
@@ -136,11 +144,21 @@ export class CacheManager {
   private closeIfUnused(path: string, entry: CacheEntry): void {
     if (!entry.explicit && entry.watchers === 0 && this.caches.get(path) === entry) {
       this.caches.delete(path);
+      this.refreshList();
       entry.cache.close();
     }
   }
 
+  private refreshList(): void {
+    this.cacheList = [...this.caches.values()].map(e => e.cache);
+  }
+
   // ---- read cache ----
+
+  /** The read-cache entry of `path`, if any (no I/O). */
+  cachedRead(path: string): string | undefined {
+    return this.reads?.get(path);
+  }
 
   /** Value through the read cache; a miss reads with a watch that will invalidate the entry. */
   async readThrough(path: string): Promise<string | null> {

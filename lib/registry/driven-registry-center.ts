@@ -30,6 +30,8 @@ import type {
 import type { TreeCache } from './tree-cache';
 import { checkValue, TxnCollector, type TransactionBuilder } from './txn';
 
+const KNOWN_PATHS_MAX = 10_000;
+
 export interface DrivenRegistryCenterOptions {
   connectTimeoutMs?: number;
   requestTimeoutMs?: number;
@@ -63,6 +65,8 @@ export class DrivenRegistryCenter
   /** Latch nodes whose delete failed while the session may still hold them; retried on reconnection. */
   private readonly pendingDeletes = new Set<string>();
   private initPromise: Promise<void> | undefined;
+  /** Paths already validated by `get()`, so the hot path skips the checks (bounded). */
+  private readonly knownPaths = new Set<string>();
 
   constructor(
     /** The backend; exposed for test hooks (session expiry, connection drop) only. */
@@ -128,12 +132,30 @@ export class DrivenRegistryCenter
 
   // ---- reads ----
 
-  async get(path: string): Promise<string | null> {
-    validatePath(path);
-    return this.call('get', path, async () => {
+  get(path: string): Promise<string | null> {
+    // Hot path, kept free of async machinery and timers: a cached subtree or a read-cache hit answers
+    // without a round trip (the job layer reads its configuration and sharding this way).
+    try {
+      if (!this.knownPaths.has(path)) {
+        validatePath(path);
+        if (this.knownPaths.size >= KNOWN_PATHS_MAX) {
+          this.knownPaths.clear();
+        }
+        this.knownPaths.add(path);
+      }
+      this.ensureOpen();
       const cache = this.caches.coveringCache(path);
-      return cache !== undefined ? cache.get(path) : this.caches.readThrough(path);
-    });
+      if (cache !== undefined) {
+        return Promise.resolve(cache.get(path));
+      }
+      const hit = this.caches.cachedRead(path);
+      if (hit !== undefined) {
+        return Promise.resolve(hit);
+      }
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+    return this.call('get', path, () => this.caches.readThrough(path));
   }
 
   async getDirectly(path: string): Promise<string | null> {
