@@ -1,0 +1,77 @@
+import { ExponentialBackoff, type IBackoff, noop } from 'cockatiel';
+import { Etcd3, type IOptions } from 'etcd3';
+import type { EtcdRegistryOptions } from '../options';
+
+/**
+ * Builds the one etcd3 client of a driver (zk-etcd-clients.md §2.2, §4.4):
+ * - no etcd3 retries and no circuit breaker (noop policies): one bad request must not lock the client out
+ *   for 5 s, and non-idempotent txns must not be resent after an ambiguous failure; our layer owns retries;
+ * - a deadline on every unary call (etcd3's `dialTimeout` is unused);
+ * - gRPC keepalive ≥ 5 s (etcd's default `--grpc-keepalive-min-time`), so a dead TCP connection is noticed
+ *   by the watch stream at all;
+ * - a raised receive limit for large ranges, and a watch backoff capped at 1 s.
+ * The driver uses the root `Etcd3` object only (one Namespace = one watch manager = one watch stream) and
+ * applies its key prefix itself.
+ */
+
+/** gRPC keepalive ping interval; etcd rejects pings more often than every 5 s ("too_many_pings"). */
+export const GRPC_KEEPALIVE_TIME_MS = 5_000;
+export const GRPC_KEEPALIVE_TIMEOUT_MS = 3_000;
+const MAX_RECEIVE_BYTES = 256 * 1024 * 1024;
+const WATCH_BACKOFF_MAX_MS = 1_000;
+
+export function endpointUrls(options: EtcdRegistryOptions): string[] {
+  const scheme = options.tls === undefined ? 'http' : 'https';
+  return options.hosts.map(h =>
+    /^https?:\/\//.test(h) ? h.replace(/^https?/, scheme) : `${scheme}://${h}`,
+  );
+}
+
+function toBuffer(value: string | Buffer | undefined): Buffer | undefined {
+  return value === undefined
+    ? undefined
+    : Buffer.isBuffer(value)
+      ? value
+      : Buffer.from(value, 'utf8');
+}
+
+export function createEtcdClient(options: EtcdRegistryOptions, requestTimeoutMs: number): Etcd3 {
+  const config: IOptions = {
+    hosts: endpointUrls(options),
+    grpcOptions: {
+      'grpc.keepalive_time_ms': GRPC_KEEPALIVE_TIME_MS,
+      'grpc.keepalive_timeout_ms': GRPC_KEEPALIVE_TIMEOUT_MS,
+      'grpc.keepalive_permit_without_calls': 1,
+      'grpc.max_receive_message_length': MAX_RECEIVE_BYTES,
+      'grpc.max_send_message_length': MAX_RECEIVE_BYTES,
+    },
+    defaultCallOptions: context =>
+      context.isStream ? {} : { deadline: Date.now() + requestTimeoutMs },
+    faultHandling: {
+      global: noop,
+      host: () => noop,
+      // etcd3 types this as IBackoff but calls `.next()` on it first, i.e. uses it as a backoff FACTORY,
+      // which is what cockatiel 3's ExponentialBackoff is (zk-etcd-clients.md §2.2, verified).
+      watchBackoff: new ExponentialBackoff({
+        initialDelay: 100,
+        maxDelay: WATCH_BACKOFF_MAX_MS,
+      }) as unknown as IBackoff<unknown>,
+    },
+  };
+  if (options.auth !== undefined) {
+    config.auth = { username: options.auth.username, password: options.auth.password };
+  }
+  const tls = options.tls;
+  if (tls !== undefined) {
+    const ca = toBuffer(tls.ca);
+    if (ca !== undefined) {
+      config.credentials = {
+        rootCertificate: ca,
+        privateKey: toBuffer(tls.key),
+        certChain: toBuffer(tls.cert),
+      };
+    }
+    // Without a CA, https:// hosts make etcd3 use the system roots (grpc.credentials.createSsl()).
+  }
+  return new Etcd3(config);
+}

@@ -1,0 +1,165 @@
+import type { Etcd3, IEvent } from 'etcd3';
+import type { NodeData } from '../driver';
+import type { EtcdKeys } from './etcd-keys';
+import type { EtcdKv } from './etcd-kv';
+import { ResumableWatch, type WatchHealth } from './etcd-watch';
+
+/**
+ * `readWatched` on etcd: ONE lazily started watch over the whole namespace, used only to invalidate the
+ * facade's read cache. A callback is registered BEFORE its read is issued, so no change after the read can
+ * be missed (over-invalidation is fine). Any event for the key, any watch gap (disconnect, cancellation)
+ * and session loss call each affected callback exactly once.
+ *
+ * Coverage argument: the watch starts at R0 + 1 where R0 is the revision of a read made before any callback
+ * is registered, and it resumes exactly from the last applied revision after a disconnect, so every change
+ * after any later read is delivered. When the server cancels the watch (compaction), everything registered is
+ * invalidated, a new start revision is read, and reads registered while that happens are invalidated too.
+ */
+export class EtcdInvalidation {
+  private readonly entries = new Map<string, Set<() => void>>();
+  private watch: ResumableWatch | null = null;
+  private starting: Promise<void> | null = null;
+  /** Bumped when coverage breaks (cancellation); a registration from an older epoch is not trusted. */
+  private epoch = 0;
+  private restarting = false;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly client: Etcd3,
+    private readonly kv: EtcdKv,
+    private readonly keys: EtcdKeys,
+    private readonly health: WatchHealth,
+  ) {}
+
+  async readWatched(path: string, onInvalidate: () => void): Promise<NodeData | null> {
+    await this.ensureStarted();
+    let fired = false;
+    const callback = (): void => {
+      if (!fired) {
+        fired = true;
+        onInvalidate();
+      }
+    };
+    const epoch = this.epoch;
+    const wasRestarting = this.restarting;
+    this.add(path, callback);
+    let data: NodeData | null;
+    try {
+      data = await this.kv.read(path);
+    } catch (err) {
+      this.delete(path, callback);
+      throw err;
+    }
+    if (data === null) {
+      this.delete(path, callback); // absent results are not cached by the facade
+    } else if (wasRestarting || this.restarting || epoch !== this.epoch || this.closed) {
+      this.delete(path, callback);
+      callback();
+    }
+    return data;
+  }
+
+  /** Session lost or driver closing: every cached read may be stale. */
+  invalidateAll(): void {
+    const all = [...this.entries.values()];
+    this.entries.clear();
+    for (const set of all) {
+      for (const cb of set) {
+        cb();
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.retryTimer);
+    this.invalidateAll();
+    const watch = this.watch;
+    this.watch = null;
+    await watch?.close();
+  }
+
+  private ensureStarted(): Promise<void> {
+    if (this.watch !== null) {
+      return Promise.resolve();
+    }
+    this.starting ??= this.kv.currentRevision().then(
+      revision => {
+        this.starting = null;
+        if (this.closed || this.watch !== null) {
+          return;
+        }
+        const range = this.keys.subtreeWatchRange('/');
+        this.watch = new ResumableWatch(
+          this.client,
+          range,
+          revision + 1n,
+          {
+            onEvents: events => this.onEvents(events),
+            onCanceled: () => this.onCanceled(),
+            onDisconnected: () => this.invalidateAll(),
+          },
+          this.health,
+          false,
+        );
+      },
+      (err: unknown) => {
+        this.starting = null;
+        throw err;
+      },
+    );
+    return this.starting;
+  }
+
+  private onEvents(events: readonly IEvent[]): void {
+    for (const ev of events) {
+      const path = this.keys.pathOf(ev.kv.key);
+      const set = path === null ? undefined : this.entries.get(path);
+      if (path !== null && set !== undefined) {
+        this.entries.delete(path);
+        for (const cb of set) {
+          cb();
+        }
+      }
+    }
+  }
+
+  private onCanceled(): void {
+    this.epoch++;
+    this.restarting = true;
+    this.invalidateAll();
+    const restart = (): void => {
+      if (this.closed || this.watch === null) {
+        return;
+      }
+      this.kv.currentRevision().then(
+        revision => {
+          this.restarting = false;
+          this.watch?.restart(revision + 1n);
+        },
+        () => {
+          this.retryTimer = setTimeout(restart, 500);
+        },
+      );
+    };
+    restart();
+  }
+
+  private add(path: string, cb: () => void): void {
+    let set = this.entries.get(path);
+    if (set === undefined) {
+      set = new Set();
+      this.entries.set(path, set);
+    }
+    set.add(cb);
+  }
+
+  private delete(path: string, cb: () => void): void {
+    const set = this.entries.get(path);
+    set?.delete(cb);
+    if (set?.size === 0) {
+      this.entries.delete(path);
+    }
+  }
+}
