@@ -335,24 +335,28 @@ export class DrivenRegistryCenter
     this.emit('connectionStateChanged', state);
   }
 
-  private removeGuaranteed(path: string): void {
-    this.driver.remove(path).then(
-      () => this.pendingDeletes.delete(path),
-      (err: unknown) => {
-        if (this.tracker.state !== 'CLOSED' && isRetryable(err)) {
-          this.pendingDeletes.add(path);
-          if (this.tracker.isConnected) {
-            setTimeout(() => this.retryPendingDeletes(), 100).unref();
-          }
+  /**
+   * Delete a latch node; resolves once it is gone or, when the delete failed while our session may still
+   * hold the node, once the delete is queued for retry on reconnection (never rejects).
+   */
+  private async removeGuaranteed(path: string): Promise<void> {
+    try {
+      await this.call('remove', path, () => this.driver.remove(path));
+      this.pendingDeletes.delete(path);
+    } catch (err) {
+      if (this.tracker.state !== 'CLOSED' && isRetryable(err)) {
+        this.pendingDeletes.add(path);
+        if (this.tracker.isConnected) {
+          setTimeout(() => this.retryPendingDeletes(), 100).unref();
         }
-      },
-    );
+      }
+    }
   }
 
   private retryPendingDeletes(): void {
     for (const path of [...this.pendingDeletes]) {
       this.pendingDeletes.delete(path);
-      this.removeGuaranteed(path);
+      void this.removeGuaranteed(path);
     }
   }
 

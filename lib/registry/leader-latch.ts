@@ -54,7 +54,7 @@ export class LatchAcquisition<T> {
     private readonly registry: CoordinatorRegistryCenter,
     private readonly latchPath: string,
     private readonly identity: string,
-    private readonly removeGuaranteed: (path: string) => void,
+    private readonly removeGuaranteed: (path: string) => Promise<void>,
   ) {}
 
   async run(callback: LeaderCallback<T>, options: ExecuteInLeaderOptions): Promise<T> {
@@ -92,7 +92,7 @@ export class LatchAcquisition<T> {
       this.registry.off('connectionStateChanged', this.onState);
       unwatch();
       if (this.ourPath !== undefined) {
-        this.removeGuaranteed(this.ourPath);
+        await this.removeGuaranteed(this.ourPath);
       }
     }
   }
