@@ -1,0 +1,383 @@
+import { ClosedError, isRetryable } from '../../errors';
+import { Deferred, SerialQueue } from '../../internal/async';
+import { basename, joinPath, parentOf } from '../../internal/paths';
+import type { FeedHandle, FeedSink, NodeData } from '../driver';
+import { ZkEventType } from './zookeeper-client-types';
+import type { ZkEvent, ZkWatcher } from './zookeeper-client-types';
+import { translateZkError } from './zookeeper-errors';
+import { mapLimit, READ_CONCURRENCY, toNodeData } from './zookeeper-requests';
+import type { ZkRequests } from './zookeeper-requests';
+import type { ZooKeeperSession } from './zookeeper-session';
+
+/**
+ * `openFeed` on ZooKeeper: a mirror of one subtree kept with per-node data and child watches, after
+ * Curator's TreeCache (reference §3.2), fed to a {@link FeedSink}.
+ *
+ * - Everything (the initial load, every watch event, every resync) runs through ONE serial queue, so replies
+ *   of different steps cannot interleave and the sink sees changes in order.
+ * - Load: the whole subtree, level by level, reads of a level in parallel (getData + getChildren with watches
+ *   on every node), then `sink.reset(snapshot)`. A missing root gets an exists watch that notices creation.
+ * - NodeDataChanged → re-read → `upsert` (only when mzxid grew); NodeChildrenChanged → re-read the children,
+ *   load new child subtrees (`upsert` parents first), `remove` gone ones; NodeDeleted → `remove`.
+ * - Watches are one-shot: one watcher function per node and client generation, re-armed by every read.
+ * - After any reconnect (RECONNECTED: same session, whose watches SetWatches may replay, or a new session,
+ *   whose watches are all gone) and after any failed step, a full re-read ends in `sink.reset(snapshot)`.
+ * - Watchers of a closed feed or of an older client generation are ignored.
+ */
+
+interface MirrorNode {
+  data: NodeData;
+  /** Creation zxid: tells a re-created node from a stale NodeDeleted event. */
+  czxid: bigint;
+  children: Set<string>;
+}
+
+const RETRY_MIN_MS = 100;
+const RETRY_MAX_MS = 5000;
+/** Attempts to catch a root that is created and deleted again while we look. */
+const ROOT_ATTEMPTS = 5;
+
+export class ZooKeeperFeed implements FeedHandle {
+  readonly ready: Promise<void>;
+  private readonly readyDeferred = new Deferred<void>();
+  private readonly queue = new SerialQueue();
+  private nodes = new Map<string, MirrorNode>();
+  private readonly watchers = new Map<string, ZkWatcher>();
+  private generation = -1;
+  private closed = false;
+  private resyncQueued = false;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private retryDelayMs = RETRY_MIN_MS;
+  private unhook: (() => void) | null = null;
+
+  constructor(
+    private readonly session: ZooKeeperSession,
+    private readonly requests: ZkRequests,
+    private readonly root: string,
+    private readonly sink: FeedSink,
+  ) {
+    this.ready = this.readyDeferred.promise;
+    this.ready.catch(() => undefined);
+  }
+
+  start(): this {
+    this.unhook = this.session.onState(state => {
+      if (state === 'RECONNECTED') {
+        this.scheduleResync();
+      }
+    });
+    this.scheduleResync();
+    return this;
+  }
+
+  close(): void {
+    if (this.closed) {
+      return;
+    }
+    this.closed = true;
+    this.unhook?.();
+    this.unhook = null;
+    if (this.retryTimer !== null) {
+      clearTimeout(this.retryTimer);
+      this.retryTimer = null;
+    }
+    this.watchers.clear();
+    this.nodes = new Map();
+    this.readyDeferred.reject(new ClosedError(`feed of ${this.root}`));
+  }
+
+  private scheduleResync(): void {
+    if (this.closed || this.resyncQueued) {
+      return;
+    }
+    this.resyncQueued = true;
+    this.enqueue(() => {
+      this.resyncQueued = false;
+      return this.resync();
+    });
+  }
+
+  private enqueue(step: () => Promise<void>): void {
+    void this.queue.run(async () => {
+      if (this.closed) {
+        return;
+      }
+      try {
+        await step();
+      } catch (e) {
+        this.failed(e);
+      }
+    });
+  }
+
+  /** A step failed: the mirror may be behind. Resync when possible, report what retrying cannot fix. */
+  private failed(e: unknown): void {
+    if (this.closed) {
+      return;
+    }
+    const err = translateZkError(e, { op: 'feed', path: this.root });
+    if (!isRetryable(err)) {
+      this.sink.error(err);
+    }
+    if (this.session.connected) {
+      if (this.retryTimer === null) {
+        this.retryTimer = setTimeout(() => {
+          this.retryTimer = null;
+          this.scheduleResync();
+        }, this.retryDelayMs);
+        this.retryDelayMs = Math.min(RETRY_MAX_MS, this.retryDelayMs * 2);
+      }
+    }
+    // Otherwise RECONNECTED schedules the resync.
+  }
+
+  /** True when watch events belong to the current client and steps may go on. */
+  private current(): boolean {
+    return !this.closed && this.generation === this.session.generation;
+  }
+
+  private async resync(): Promise<void> {
+    if (this.generation !== this.session.generation) {
+      this.generation = this.session.generation;
+      this.watchers.clear();
+    }
+    let tree: Map<string, MirrorNode> | null = null;
+    for (let attempt = 0; attempt < ROOT_ATTEMPTS && tree === null; attempt++) {
+      tree = await this.loadTree(this.root);
+      if (tree === null && (await this.requests.exists(this.root, this.watcherFor(this.root))) === null) {
+        break; // absent, and the exists watch will tell us when it appears
+      }
+    }
+    if (this.closed) {
+      return;
+    }
+    this.nodes = tree ?? new Map<string, MirrorNode>();
+    const snapshot = new Map<string, NodeData>();
+    for (const [path, node] of this.nodes) {
+      snapshot.set(path, node.data);
+    }
+    this.retryDelayMs = RETRY_MIN_MS;
+    this.sink.reset(snapshot);
+    this.readyDeferred.resolve();
+  }
+
+  /** The subtree at `top` with watches armed on every node; `null` when `top` does not exist. */
+  private async loadTree(top: string): Promise<Map<string, MirrorNode> | null> {
+    const tree = new Map<string, MirrorNode>();
+    let level = [top];
+    while (level.length > 0) {
+      const replies = await mapLimit(level, READ_CONCURRENCY, async path => {
+        const watcher = this.watcherFor(path);
+        const [data, children] = await Promise.all([
+          this.requests.getData(path, watcher),
+          this.requests.getChildren(path, watcher),
+        ]);
+        return { path, data, children };
+      });
+      const next: string[] = [];
+      for (const { path, data, children } of replies) {
+        if (data === null || children === null) {
+          if (path === top) {
+            return null;
+          }
+          tree.get(parentOf(path))?.children.delete(basename(path));
+          continue;
+        }
+        tree.set(path, {
+          data: toNodeData(data),
+          czxid: data.stat.czxid.readBigInt64BE(0),
+          children: new Set(children),
+        });
+        for (const child of children) {
+          next.push(joinPath(path, child));
+        }
+      }
+      level = next;
+    }
+    return tree;
+  }
+
+  private watcherFor(path: string): ZkWatcher {
+    let watcher = this.watchers.get(path);
+    if (watcher === undefined) {
+      const generation = this.generation;
+      watcher = (event: ZkEvent) => this.onWatch(generation, path, event);
+      this.watchers.set(path, watcher);
+    }
+    return watcher;
+  }
+
+  private onWatch(generation: number, path: string, event: ZkEvent): void {
+    if (this.closed || generation !== this.generation || generation !== this.session.generation) {
+      return;
+    }
+    switch (event.type) {
+      case ZkEventType.NODE_DATA_CHANGED:
+        this.enqueue(() => this.refreshData(path));
+        break;
+      case ZkEventType.NODE_CHILDREN_CHANGED:
+        this.enqueue(() => this.refreshChildren(path));
+        break;
+      case ZkEventType.NODE_DELETED:
+        this.enqueue(() => this.onDeleted(path));
+        break;
+      case ZkEventType.NODE_CREATED:
+        this.enqueue(() => this.onRootCreated());
+        break;
+      default:
+        break;
+    }
+  }
+
+  private async refreshData(path: string): Promise<void> {
+    if (!this.current() || !this.nodes.has(path)) {
+      return; // a watch of a node we no longer mirror; its parent's child watch covers re-creation
+    }
+    const reply = await this.requests.getData(path, this.watcherFor(path));
+    const node = this.nodes.get(path);
+    if (this.closed || node === undefined) {
+      return;
+    }
+    if (reply === null) {
+      await this.onGone(path);
+      return;
+    }
+    const data = toNodeData(reply);
+    if (data.stamp > node.data.stamp) {
+      node.data = data;
+      this.sink.upsert(path, data);
+    }
+  }
+
+  private async refreshChildren(path: string): Promise<void> {
+    if (!this.current() || !this.nodes.has(path)) {
+      return;
+    }
+    const children = await this.requests.getChildren(path, this.watcherFor(path));
+    const node = this.nodes.get(path);
+    if (this.closed || node === undefined) {
+      return;
+    }
+    if (children === null) {
+      await this.onGone(path);
+      return;
+    }
+    const fresh = new Set(children);
+    for (const name of [...node.children]) {
+      if (!fresh.has(name)) {
+        this.removeNode(joinPath(path, name));
+      }
+    }
+    const added = children.filter(name => !node.children.has(name));
+    const subtrees = await Promise.all(added.map(name => this.loadTree(joinPath(path, name))));
+    if (this.closed || this.nodes.get(path) !== node) {
+      return;
+    }
+    added.forEach((name, i) => {
+      const subtree = subtrees[i];
+      if (subtree === null || subtree === undefined) {
+        return; // gone again; our parent's child watch is armed
+      }
+      node.children.add(name);
+      this.publish(subtree);
+    });
+  }
+
+  /**
+   * NodeDeleted (or NO_NODE on a re-read). The event may be stale (a node re-created since, e.g. replayed by
+   * SetWatches after a resync), so look again: absent → remove; same incarnation (czxid) → plain data
+   * refresh; re-created → remove and load the new subtree.
+   */
+  private async onDeleted(path: string): Promise<void> {
+    const node = this.nodes.get(path);
+    if (!this.current() || node === undefined) {
+      return;
+    }
+    const reply = await this.requests.getData(path, this.watcherFor(path));
+    if (this.closed || this.nodes.get(path) !== node) {
+      return;
+    }
+    if (reply !== null && reply.stat.czxid.readBigInt64BE(0) === node.czxid) {
+      const data = toNodeData(reply);
+      if (data.stamp > node.data.stamp) {
+        node.data = data;
+        this.sink.upsert(path, data);
+      }
+      return;
+    }
+    this.removeNode(path);
+    if (path === this.root) {
+      await this.onRootCreated();
+      return;
+    }
+    if (reply !== null) {
+      const subtree = await this.loadTree(path);
+      const parent = this.nodes.get(parentOf(path));
+      if (subtree !== null && parent !== undefined && !this.closed && !this.nodes.has(path)) {
+        parent.children.add(basename(path));
+        this.publish(subtree);
+      }
+    }
+  }
+
+  /** A re-read found the node absent. */
+  private async onGone(path: string): Promise<void> {
+    this.removeNode(path);
+    if (path === this.root) {
+      await this.onRootCreated();
+    }
+  }
+
+  /** The root may exist (again): load it, or leave an exists watch when it does not. */
+  private async onRootCreated(): Promise<void> {
+    if (!this.current() || this.nodes.has(this.root)) {
+      return;
+    }
+    for (let attempt = 0; attempt < ROOT_ATTEMPTS; attempt++) {
+      const subtree = await this.loadTree(this.root);
+      if (this.closed || this.nodes.has(this.root)) {
+        return;
+      }
+      if (subtree !== null) {
+        this.publish(subtree);
+        return;
+      }
+      if ((await this.requests.exists(this.root, this.watcherFor(this.root))) === null) {
+        return;
+      }
+    }
+    this.scheduleResync();
+  }
+
+  /** Add a freshly loaded subtree to the mirror and upsert its nodes, parents first. */
+  private publish(subtree: Map<string, MirrorNode>): void {
+    for (const [path, node] of subtree) {
+      this.nodes.set(path, node);
+      this.sink.upsert(path, node.data);
+    }
+  }
+
+  /** Drop a node and its subtree from the mirror and tell the sink (once, for the top node). */
+  private removeNode(path: string): void {
+    const node = this.nodes.get(path);
+    if (node === undefined) {
+      return;
+    }
+    const stack = [path];
+    while (stack.length > 0) {
+      const p = stack.pop() as string;
+      const n = this.nodes.get(p);
+      this.nodes.delete(p);
+      this.watchers.delete(p);
+      if (n !== undefined) {
+        for (const child of n.children) {
+          stack.push(joinPath(p, child));
+        }
+      }
+    }
+    if (path !== this.root) {
+      this.nodes.get(parentOf(path))?.children.delete(basename(path));
+    }
+    this.sink.remove(path);
+  }
+}

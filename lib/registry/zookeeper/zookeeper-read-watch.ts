@@ -1,0 +1,113 @@
+import type { NodeData } from '../driver';
+import type { ZkWatcher } from './zookeeper-client-types';
+import { toNodeData } from './zookeeper-requests';
+import type { ZkRequests } from './zookeeper-requests';
+import type { ZooKeeperSession } from './zookeeper-session';
+
+/**
+ * `readWatched` for the facade's read cache: getData with a one-shot data watch, and an `onInvalidate`
+ * callback called at most once when the node may have changed after the read (watch event), or when the
+ * driver can no longer tell (SUSPENDED, LOST, a new client).
+ *
+ * One watcher function per path and client generation (the library keeps one EventEmitter per path and warns
+ * past 10 listeners); callbacks of all reads of a path hang off that one function. A callback is attached
+ * only after its read's reply; when a watch event or a state change slipped in between reply and
+ * continuation, the callback is called at once instead (conservative: a cache miss, never a stale entry).
+ */
+export class ReadWatches {
+  private generation = -1;
+  private readonly watchers = new Map<string, ZkWatcher>();
+  private readonly callbacks = new Map<string, Set<() => void>>();
+  private readonly fired = new Map<string, number>();
+  private epoch = 0;
+
+  constructor(
+    private readonly session: ZooKeeperSession,
+    private readonly requests: ZkRequests,
+  ) {
+    session.onState(state => {
+      if (state !== 'CONNECTED') {
+        this.invalidateAll();
+      }
+    });
+  }
+
+  async read(path: string, onInvalidate: () => void): Promise<NodeData | null> {
+    this.syncGeneration();
+    const generation = this.generation;
+    const epoch = this.epoch;
+    const firedBefore = this.fired.get(path) ?? 0;
+    const reply = await this.requests.getData(path, this.watcherFor(path));
+    if (reply === null) {
+      return null;
+    }
+    const stale =
+      generation !== this.session.generation ||
+      epoch !== this.epoch ||
+      (this.fired.get(path) ?? 0) !== firedBefore ||
+      !this.session.connected;
+    if (stale) {
+      queueMicrotask(() => safeCall(onInvalidate));
+    } else {
+      let set = this.callbacks.get(path);
+      if (set === undefined) {
+        set = new Set();
+        this.callbacks.set(path, set);
+      }
+      set.add(onInvalidate);
+    }
+    return toNodeData(reply);
+  }
+
+  /** Call and drop every pending callback (disconnect, session loss, close). */
+  invalidateAll(): void {
+    this.epoch += 1;
+    const all = [...this.callbacks.values()];
+    this.callbacks.clear();
+    for (const set of all) {
+      for (const cb of set) {
+        safeCall(cb);
+      }
+    }
+  }
+
+  private syncGeneration(): void {
+    if (this.generation !== this.session.generation) {
+      this.invalidateAll();
+      this.watchers.clear();
+      this.fired.clear();
+      this.generation = this.session.generation;
+    }
+  }
+
+  private watcherFor(path: string): ZkWatcher {
+    let watcher = this.watchers.get(path);
+    if (watcher === undefined) {
+      const generation = this.generation;
+      watcher = () => {
+        if (generation !== this.generation) {
+          return;
+        }
+        this.watchers.delete(path);
+        this.fired.set(path, (this.fired.get(path) ?? 0) + 1);
+        const set = this.callbacks.get(path);
+        this.callbacks.delete(path);
+        if (set !== undefined) {
+          for (const cb of set) {
+            safeCall(cb);
+          }
+        }
+      };
+      this.watchers.set(path, watcher);
+    }
+    return watcher;
+  }
+}
+
+function safeCall(cb: () => void): void {
+  try {
+    cb();
+  } catch {
+    // A failing invalidation callback must not break the others (or the socket handler we run in).
+  }
+}
