@@ -21,12 +21,16 @@ export async function runDemo(print: Print): Promise<void> {
     const observer = createRegistryCenter(`memory://${namespace}`);
     registries.push(observer);
     await observer.init();
-    await observer.addCacheData('/demo');
-    const cache = observer.getRawCache('/demo');
+    await observer.addCacheData('/demo/instances');
+    const cache = observer.getRawCache('/demo/instances');
     if (cache === undefined) {
       throw new Error('the demo cache did not start');
     }
-    cache.on('event', e => print(`  event: ${e.type.padEnd(7)} ${e.path}`));
+    cache.on('event', e => {
+      if (e.path !== '/demo/instances') {
+        print(`  event: ${e.type.padEnd(7)} ${e.path}`);
+      }
+    });
 
     print(`Embedded registry memory://${namespace}: three instances join`);
     await Promise.all(
