@@ -53,16 +53,19 @@ export async function expireZooKeeperSession(driver: ZooKeeperDriver): Promise<v
   const request = Buffer.concat([frame(connectBody), frame(closeBody)]);
   for (let attempt = 1; attempt <= KILL_ATTEMPTS; attempt++) {
     const timeOut = await attachAndClose(host, port, request);
-    if (timeOut <= 0) {
+    if (timeOut !== null && timeOut <= 0) {
       return;
     }
   }
   throw new Error(`expireZooKeeperSession: the session survived ${KILL_ATTEMPTS} kills`);
 }
 
-/** Send connect + closeSession; resolves with the timeOut of the connect reply (<= 0: no such session). */
-function attachAndClose(host: string, port: number, request: Buffer): Promise<number> {
-  return new Promise<number>((resolve, reject) => {
+/**
+ * Send connect + closeSession; resolves with the timeOut of the connect reply (<= 0: no such session), or
+ * null when the server dropped the connection without a reply (the driver took the session back meanwhile).
+ */
+function attachAndClose(host: string, port: number, request: Buffer): Promise<number | null> {
+  return new Promise<number | null>((resolve, reject) => {
     const socket = connect(port, host);
     const timer = setTimeout(() => {
       socket.destroy();
@@ -82,7 +85,7 @@ function attachAndClose(host: string, port: number, request: Buffer): Promise<nu
     });
     socket.on('close', () => {
       clearTimeout(timer);
-      resolve(received.length >= 12 ? received.readInt32BE(8) : 0);
+      resolve(received.length >= 12 ? received.readInt32BE(8) : null);
     });
   });
 }

@@ -3,6 +3,7 @@ declare module 'node-zookeeper-client/lib/jute' {
   const jute: {
     data: { [className: string]: unknown };
     protocol: { [className: string]: unknown };
+    Request: unknown;
   };
   export = jute;
 }

@@ -196,6 +196,7 @@ export interface ZkClient {
     watcher: ZkWatcher | undefined,
     callback: (error: ZkException | Error | null, children: string[], stat: ZkStat) => void,
   ): void;
+  getACL(path: string, callback: (error: ZkException | Error | null, acls: ZkAcl[], stat: ZkStat) => void): void;
   transaction(): ZkTransaction;
 }
 

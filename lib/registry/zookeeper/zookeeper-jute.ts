@@ -128,6 +128,74 @@ class FastGetChildren2Response extends FastRecord {
   }
 }
 
+/** `path` with the client's chroot in front, as the library's Record does. */
+function withChroot(chrootPath: string | undefined, path: string): string {
+  if (!chrootPath) {
+    return path;
+  }
+  return path === '/' ? chrootPath : chrootPath + path;
+}
+
+class FastRequestHeader extends FastRecord {
+  constructor(
+    public xid = 0,
+    public type = 0,
+  ) {
+    super();
+  }
+
+  byteLength(): number {
+    return 8;
+  }
+
+  serialize(buffer: Buffer, offset: number): number {
+    buffer.writeInt32BE(this.xid, offset);
+    buffer.writeInt32BE(this.type, offset + 4);
+    return 8;
+  }
+}
+
+/** GetDataRequest, GetChildren2Request and ExistsRequest: `{ path: ustring, watch: boolean }`. */
+class FastPathWatchRequest extends FastRecord {
+  path: string | undefined = undefined;
+  watch = false;
+
+  byteLength(): number {
+    return 4 + Buffer.byteLength(withChroot(this.chrootPath, this.path ?? '')) + 1;
+  }
+
+  serialize(buffer: Buffer, offset: number): number {
+    const path = withChroot(this.chrootPath, this.path ?? '');
+    const length = buffer.write(path, offset + 4, 'utf8');
+    buffer.writeInt32BE(length, offset);
+    buffer.writeUInt8(this.watch ? 1 : 0, offset + 4 + length);
+    return 4 + length + 1;
+  }
+}
+
+interface Serializable {
+  byteLength(): number;
+  serialize(buffer: Buffer, offset: number): number;
+}
+
+/** Request.toBuffer with a pooled buffer (the library allocates an unpooled one per request). */
+function toBufferPooled(this: { header: Serializable | null; payload: Serializable | null }): Buffer {
+  const size = (this.header?.byteLength() ?? 0) + (this.payload?.byteLength() ?? 0);
+  const buffer = Buffer.allocUnsafe(size + 4);
+  buffer.writeInt32BE(size, 0);
+  let offset = 4;
+  if (this.header) {
+    offset += this.header.serialize(buffer, offset);
+  }
+  if (this.payload) {
+    offset += this.payload.serialize(buffer, offset);
+  }
+  if (offset !== size + 4) {
+    buffer.fill(0, offset); // never send stale pool bytes
+  }
+  return buffer;
+}
+
 let installed = false;
 
 /** Replace the decoders (idempotent, process-wide). */
@@ -142,4 +210,9 @@ export function installFastDecoders(): void {
   jute.protocol.GetChildren2Response = FastGetChildren2Response;
   jute.protocol.ExistsResponse = FastStatResponse;
   jute.protocol.SetDataResponse = FastStatResponse;
+  jute.protocol.RequestHeader = FastRequestHeader;
+  jute.protocol.GetDataRequest = FastPathWatchRequest;
+  jute.protocol.GetChildren2Request = FastPathWatchRequest;
+  jute.protocol.ExistsRequest = FastPathWatchRequest;
+  (jute.Request as { prototype: { toBuffer: unknown } }).prototype.toBuffer = toBufferPooled;
 }

@@ -21,6 +21,10 @@ import type { ZkClient, ZkException, ZkTransaction } from './zookeeper-client-ty
 
 let installed = false;
 
+/** Pause before a reconnect attempt (random in this range; the Java client uses 0–1000 ms). */
+const RECONNECT_PAUSE_MIN_MS = 50;
+const RECONNECT_PAUSE_MAX_MS = 250;
+
 export function installZooKeeperPatches(): void {
   if (installed) {
     return;
@@ -109,10 +113,15 @@ export function hardenClient(client: ZkClient): HardenedClient {
   let spinTimer: NodeJS.Timeout | null = null;
   let lastError: string | null = null;
 
-  // Same algorithm as ConnectionManager.findNextServer, but the timer is ours and a dead client stops.
+  // ConnectionManager.findNextServer, with our own (cancellable) timers, and a short random pause before every
+  // reconnect as the Java client does (it sleeps up to 1 s): the library reconnects on the next tick, so a
+  // bounced server gets every client back at once, and a session kill through a second connection (Curator's
+  // KillSession) loses the race against the victim's immediate re-attach.
+  let firstAttempt = true;
   cm.findNextServer = function findNextServerHardened(callback: (server: string) => void): void {
     cm.nextServerIndex %= cm.servers.length;
     const pick = (resetAttempts: boolean): void => {
+      spinTimer = null;
       if (dead) {
         return;
       }
@@ -126,24 +135,17 @@ export function hardenClient(client: ZkClient): HardenedClient {
       }
     };
     if (cm.serverAttempts === cm.servers.length) {
-      spinTimer = setTimeout(
-        () => {
-          spinTimer = null;
-          pick(true);
-        },
-        Math.random() * cm.spinDelay,
-      );
+      spinTimer = setTimeout(() => pick(true), Math.random() * cm.spinDelay);
     } else {
       cm.serverAttempts += 1;
-      process.nextTick(() => pick(false));
+      if (firstAttempt) {
+        firstAttempt = false;
+        process.nextTick(() => pick(false));
+      } else {
+        const pause = RECONNECT_PAUSE_MIN_MS + Math.random() * (RECONNECT_PAUSE_MAX_MS - RECONNECT_PAUSE_MIN_MS);
+        spinTimer = setTimeout(() => pick(false), pause);
+      }
     }
-  };
-
-  const originalOnSocketError = cm.onSocketError.bind(cm);
-  cm.onSocketError = function onSocketErrorHardened(error: Error): void {
-    const code = (error as NodeJS.ErrnoException).code;
-    lastError = code ?? error.message;
-    originalOnSocketError(error);
   };
 
   // Framing. The library re-concatenates the rest of a chunk after every packet (O(n²) per chunk: a 10 000

@@ -1,0 +1,88 @@
+import { DrivenRegistryCenter } from '../../lib/registry/driven-registry-center';
+import { ZooKeeperDriver } from '../../lib/registry/zookeeper/zookeeper-driver';
+import type { BackendFactory } from '../contract/backend-factory';
+import { describeLeaderLatchContract } from '../contract/leader-latch.contract';
+import { describeRegistryCenterContract } from '../contract/registry-center.contract';
+import { describeTreeCacheContract } from '../contract/tree-cache.contract';
+import { TcpProxy } from '../harness/tcp-proxy';
+import { expireZooKeeperSession } from '../harness/zookeeper-expire';
+import { ZooKeeperServer } from '../harness/zookeeper-server';
+
+/** The contract suites on a real ZooKeeper 3.8 (one server for the file); cuttable clients sit behind a TcpProxy. */
+
+const TICK_MS = 500;
+/** The server's minimum session timeout (2 × tick), so that expiry tests take seconds. */
+const SESSION_TIMEOUT_MS = 2000;
+
+function zookeeperDriver(registry: DrivenRegistryCenter): ZooKeeperDriver {
+  if (!(registry.driver instanceof ZooKeeperDriver)) {
+    throw new Error('not a ZooKeeper registry');
+  }
+  return registry.driver;
+}
+
+describe('ZooKeeper backend', function () {
+  let server: ZooKeeperServer | undefined;
+
+  function running(): ZooKeeperServer {
+    if (server === undefined) {
+      throw new Error('the ZooKeeper server is not running');
+    }
+    return server;
+  }
+
+  function createOn(
+    servers: string[],
+    namespace: string,
+    options: { connectTimeoutMs?: number; requestTimeoutMs?: number } = {},
+  ): DrivenRegistryCenter {
+    const driver = new ZooKeeperDriver({
+      type: 'zookeeper',
+      namespace,
+      servers,
+      sessionTimeoutMs: SESSION_TIMEOUT_MS,
+      ...options,
+    });
+    return new DrivenRegistryCenter(driver, options);
+  }
+
+  const factory: BackendFactory = {
+    name: 'zookeeper',
+    sessionTimeoutMs: SESSION_TIMEOUT_MS,
+    create: (namespace, options) => createOn([running().connectString], namespace, options),
+    expireSession: registry => expireZooKeeperSession(zookeeperDriver(registry)),
+    createCuttable: async namespace => {
+      const proxy = await TcpProxy.start(running().port);
+      const registry = createOn([proxy.endpoint], namespace);
+      try {
+        await registry.init();
+      } catch (err) {
+        await registry.close();
+        await proxy.close();
+        throw err;
+      }
+      return {
+        registry,
+        cut: () => proxy.setMode('refuse'),
+        heal: () => proxy.setMode('pass'),
+        close: async () => {
+          await registry.close();
+          await proxy.close();
+        },
+      };
+    },
+  };
+
+  before(async function () {
+    this.timeout(30_000);
+    server = await ZooKeeperServer.start({ tickTimeMs: TICK_MS });
+  });
+
+  after(async () => {
+    await server?.stop();
+  });
+
+  describeRegistryCenterContract(factory);
+  describeTreeCacheContract(factory);
+  describeLeaderLatchContract(factory);
+});
