@@ -167,7 +167,7 @@ async function benchBackend(name: 'zookeeper' | 'etcd'): Promise<RoundResult[]> 
   const server = await EtcdServer.start();
   try {
     const url = `etcd://${server.endpoint}/{ns}?leaseTtlSeconds=4`;
-    return await rounds(url, rawEtcd(server.endpoint, `/${loadNamespace}`), loadNamespace);
+    return await rounds(url, rawEtcd(server.endpoint, `/shardline/${loadNamespace}`), loadNamespace);
   } finally {
     await server.stop();
   }
