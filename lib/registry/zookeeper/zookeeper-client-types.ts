@@ -157,6 +157,7 @@ export interface ZkState {
 /** The library's private connection manager: only what the backend touches. */
 export interface ZkConnectionManager {
   state: number;
+  watcherManager: unknown;
   socket: Socket | undefined;
   servers: string[];
   spinDelay: number;

@@ -1,6 +1,7 @@
 import { zk, ZkCode, zkCodeName, ZkManagerState } from './zookeeper-client-types';
 import type { Socket } from 'net';
 import { installFastDecoders } from './zookeeper-jute';
+import { LeanWatcherManager } from './zookeeper-watchers';
 import type { ZkClient, ZkException, ZkTransaction } from './zookeeper-client-types';
 
 /**
@@ -16,7 +17,8 @@ import type { ZkClient, ZkException, ZkTransaction } from './zookeeper-client-ty
  *
  * `hardenClient` changes one client instance (not the prototype): its reconnect loop can be stopped for
  * good (issue #74: an unreachable first server loops forever, and `close()` while disconnected does not
- * stop it), the last socket error is kept for messages, and incoming bytes are framed by us (see below).
+ * stop it), the last socket error is kept for messages, incoming bytes are framed by us (see below), and the
+ * watcher registry is replaced by a lean one (zookeeper-watchers.ts).
  */
 
 let installed = false;
@@ -112,6 +114,7 @@ export function hardenClient(client: ZkClient): HardenedClient {
   let dead = false;
   let spinTimer: NodeJS.Timeout | null = null;
   let lastError: string | null = null;
+  cm.watcherManager = new LeanWatcherManager();
 
   // ConnectionManager.findNextServer, with our own (cancellable) timers, and a short random pause before every
   // reconnect as the Java client does (it sleeps up to 1 s): the library reconnects on the next tick, so a
