@@ -86,7 +86,7 @@ export class EtcdDriver implements RegistryDriver {
       ttlSeconds: Math.max(MIN_LEASE_TTL_SECONDS, ttl),
       requestTimeoutMs,
       description: this.description,
-      onState: state => this.listener(state),
+      onState: state => this.onSessionState(state),
       onLost: () => this.invalidation.invalidateAll(),
     });
     this.kv = new EtcdKv(this.client.kv, this.keys, this.session, {
@@ -94,6 +94,19 @@ export class EtcdDriver implements RegistryDriver {
       requestTimeoutMs,
     });
     this.invalidation = new EtcdInvalidation(this.client, this.kv, this.keys, this.health);
+  }
+
+  private onSessionState(state: ConnectionState): void {
+    // Feeds resync after every SUSPENDED / LOST once the session is back, even when their watch stream
+    // never noticed the gap (a short blackhole), so caches always emit 'reset' after a gap.
+    for (const feed of this.feeds) {
+      if (state === 'SUSPENDED' || state === 'LOST') {
+        feed.markStale();
+      } else if (state === 'RECONNECTED') {
+        feed.sessionRestored();
+      }
+    }
+    this.listener(state);
   }
 
   setStateListener(listener: (state: ConnectionState) => void): void {

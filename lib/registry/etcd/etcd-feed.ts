@@ -10,13 +10,19 @@ import { ResumableWatch, type WatchHealth } from './etcd-watch';
 
 /**
  * `openFeed` on etcd (zk-etcd-clients.md §4.4 "Tree cache"): one paged snapshot of the subtree at one
- * revision R → `sink.reset`; then ONE range watch from R + 1 (with previous KVs) whose events are applied in
- * order. Disconnects resume from the last applied revision + 1 ({@link ResumableWatch}); a cancelled watch
- * (compaction, auth) triggers a fresh snapshot at R', `sink.reset` (the sink diffs) and a watch from R' + 1.
+ * revision R → `sink.reset`; then ONE range watch from R + 1 whose events are applied in order.
+ *
+ * After any gap the feed resyncs: a fresh snapshot at R', `sink.reset` (the sink emits exactly the coalesced
+ * differences, as on every backend), and a NEW etcd3 watcher from R' + 1. Gaps are: the watch stream dropped
+ * ('disconnected': etcd3's own resume is never used, it loses events while catching up), the server
+ * cancelled the watch ('error': compaction, auth token expiry), or the session was SUSPENDED / LOST (a
+ * blackhole the watch stream may not even notice) and is back. While the server is unreachable the snapshot
+ * is retried with backoff. Because every gap ends in a snapshot, the watch never has to catch up on more
+ * than the few revisions after R', and never resumes on its own.
  */
 
 const RESYNC_BACKOFF_MIN_MS = 100;
-const RESYNC_BACKOFF_MAX_MS = 2_000;
+const RESYNC_BACKOFF_MAX_MS = 1_000;
 /** A watch cancelled again within this long after the previous cancellation resyncs with backoff. */
 const CANCEL_QUIET_MS = 1_000;
 
@@ -30,6 +36,8 @@ export class EtcdFeed implements FeedHandle {
   private resyncTimer: NodeJS.Timeout | undefined;
   private backoffMs = RESYNC_BACKOFF_MIN_MS;
   private lastCancelAt = 0;
+  /** A gap happened that no snapshot has covered yet. */
+  private stale = false;
 
   constructor(
     private readonly client: Etcd3,
@@ -57,6 +65,18 @@ export class EtcdFeed implements FeedHandle {
     this.onClose(this);
   }
 
+  /** The session was SUSPENDED or LOST: resync once it is back (see {@link sessionRestored}). */
+  markStale(): void {
+    this.stale = true;
+  }
+
+  /** The session is back (RECONNECTED): resync if a gap is still uncovered. */
+  sessionRestored(): void {
+    if (this.stale && this.started) {
+      this.resync();
+    }
+  }
+
   /** For `close()` of the driver: cancel the etcd3 watcher and wait for the cancellation. */
   async closeAndWait(): Promise<void> {
     const watch = this.watch;
@@ -79,6 +99,7 @@ export class EtcdFeed implements FeedHandle {
         if (Date.now() - this.lastCancelAt >= CANCEL_QUIET_MS) {
           this.backoffMs = RESYNC_BACKOFF_MIN_MS;
         }
+        this.stale = false;
         this.sink.reset(nodes);
         if (this.watch === null) {
           this.watch = new ResumableWatch(
@@ -88,9 +109,10 @@ export class EtcdFeed implements FeedHandle {
             {
               onEvents: events => this.apply(events),
               onCanceled: err => this.onCanceled(err),
+              onDisconnected: () => this.onDisconnected(),
             },
             this.health,
-            true,
+            false,
           );
         } else {
           this.watch.restart(revision + 1n);
@@ -124,6 +146,11 @@ export class EtcdFeed implements FeedHandle {
     this.resyncTimer = setTimeout(() => this.resync(), delay);
   }
 
+  private onDisconnected(): void {
+    this.stale = true;
+    this.scheduleResync();
+  }
+
   private onCanceled(_err: Error): void {
     // Compacted past our revision, or the server cancelled the watch (auth token, permission): the events
     // in between are gone, so take a fresh snapshot and let the sink compute the differences. Repeated
@@ -131,6 +158,7 @@ export class EtcdFeed implements FeedHandle {
     const now = Date.now();
     const repeated = now - this.lastCancelAt < CANCEL_QUIET_MS;
     this.lastCancelAt = now;
+    this.stale = true;
     if (repeated) {
       this.scheduleResync();
     } else {

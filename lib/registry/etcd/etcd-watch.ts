@@ -8,8 +8,10 @@ import type { KeyRange } from './etcd-keys';
  * drops while the watcher is catching up on history (1501 of 2501 events lost, silently). So:
  * - `nextRevision` advances only from the events' own `mod_revision`s, after the whole response was handed
  *   to `onEvents` (a txn's events share one revision and arrive in one response);
- * - on 'disconnected' (deduplicated: etcd3 fires it twice) the etcd3 watcher is cancelled and a NEW watcher
- *   is created from `nextRevision` after a short backoff (never etcd3's own resume);
+ * - on 'disconnected' (deduplicated: etcd3 fires it twice) the etcd3 watcher is cancelled (never etcd3's own
+ *   resume) and, when `resume` is set, a NEW watcher is created from `nextRevision` after a short backoff;
+ *   otherwise the owner resyncs (tree-cache feeds emit the coalesced differences of a gap) and calls
+ *   {@link restart};
  * - on 'error' (compaction, auth token expiry, permission: etcd3 drops the watcher) the owner is told via
  *   `onCanceled` and must resync from a snapshot and call {@link restart};
  * - every etcd3 watcher always has an 'error' listener, also after we stopped caring about it.
@@ -20,7 +22,8 @@ export interface WatchHooks {
   onEvents(events: readonly IEvent[]): void;
   /** The watch was cancelled by the server (compacted revision, invalid token …): resync, then `restart`. */
   onCanceled(err: Error): void;
-  /** The stream dropped; the watch resumes by itself from the last applied revision. */
+  /** The stream dropped. A resuming watch goes on from the last applied revision by itself; otherwise the
+   * owner must resync and call `restart`. */
   onDisconnected?(): void;
 }
 
@@ -47,7 +50,8 @@ export class ResumableWatch {
     startRevision: bigint,
     private readonly hooks: WatchHooks,
     private readonly health: WatchHealth,
-    private readonly prevKv: boolean,
+    /** Resume by itself after a disconnect (else the owner resyncs and calls {@link restart}). */
+    private readonly resume: boolean,
   ) {
     this.nextRevision = startRevision;
     this.create();
@@ -77,14 +81,11 @@ export class ResumableWatch {
   }
 
   private create(): void {
-    let builder = this.client
+    const watcher = this.client
       .watch()
       .inRange({ start: this.range.start, end: this.range.end })
-      .startRevision(this.nextRevision.toString());
-    if (this.prevKv) {
-      builder = builder.withPreviousKV();
-    }
-    const watcher = builder.watcher();
+      .startRevision(this.nextRevision.toString())
+      .watcher();
     this.watcher = watcher;
     const current = (): boolean => this.watcher === watcher && !this.closed;
     watcher.on('data', (res: IWatchResponse) => {
@@ -132,6 +133,9 @@ export class ResumableWatch {
     void this.detach();
     this.setDisconnected(true);
     this.hooks.onDisconnected?.();
+    if (!this.resume) {
+      return;
+    }
     const delay = this.backoffMs;
     this.backoffMs = Math.min(this.backoffMs * 2, RESUME_BACKOFF_MAX_MS);
     clearTimeout(this.resumeTimer);
