@@ -468,6 +468,21 @@ describe('ZooKeeper driver (real ZooKeeper)', function () {
       expect(await observer.read('/owned')).to.include({ value: 'again', ephemeral: true });
     });
 
+    it('does not mistake a blocked event loop for a partition', async () => {
+      const { driver, states } = await connect();
+      const session = driver.sessionId();
+      // Longer than 2/3 T: replies pile up unread in the socket meanwhile.
+      const end = Date.now() + (3 * SESSION_MS) / 4;
+      while (Date.now() < end) {
+        // busy: the point of the test
+      }
+      expect(await driver.read('/')).to.include({ value: '' });
+      // Absence of an event: give the watchdog a few periods (T/10 each) to (wrongly) react.
+      await new Promise(resolve => setTimeout(resolve, SESSION_MS / 4));
+      expect(states.seen.map(e => e.state)).to.deep.equal(['CONNECTED']);
+      expect(driver.sessionId()).to.equal(session);
+    });
+
     it('fails requests fast during a refused-connection outage and resumes the same session', async () => {
       const p = await proxy();
       const { driver, states } = await connect({}, [p.endpoint]);

@@ -242,7 +242,8 @@ export class ZooKeeperDriver implements RegistryDriver {
       await Promise.race([this.prepare(), deadline]);
     } catch (e) {
       await this.close();
-      throw e;
+      // Closed from outside while a start-up request was pending: still a connection failure to the caller.
+      throw e instanceof ClosedError ? this.session.connectError() : e;
     } finally {
       clearTimeout(timer);
     }

@@ -1,7 +1,7 @@
 import type { NodeData } from '../driver';
 import type { ZkWatcher } from './zookeeper-client-types';
 import { toNodeData } from './zookeeper-requests';
-import type { ZkRequests } from './zookeeper-requests';
+import type { DataReply, ZkRequests } from './zookeeper-requests';
 import type { ZooKeeperSession } from './zookeeper-session';
 
 /**
@@ -18,6 +18,8 @@ export class ReadWatches {
   private generation = -1;
   private readonly watchers = new Map<string, ZkWatcher>();
   private readonly callbacks = new Map<string, Set<() => void>>();
+  /** Reads in flight per path, and watch events seen for the path meanwhile (only while reads are in flight). */
+  private readonly reading = new Map<string, number>();
   private readonly fired = new Map<string, number>();
   private epoch = 0;
 
@@ -37,15 +39,26 @@ export class ReadWatches {
     const generation = this.generation;
     const epoch = this.epoch;
     const firedBefore = this.fired.get(path) ?? 0;
-    const reply = await this.requests.getData(path, this.watcherFor(path));
+    this.reading.set(path, (this.reading.get(path) ?? 0) + 1);
+    let reply: DataReply | null;
+    let firedDuring: boolean;
+    try {
+      reply = await this.requests.getData(path, this.watcherFor(path));
+    } finally {
+      firedDuring = (this.fired.get(path) ?? 0) !== firedBefore;
+      const left = (this.reading.get(path) ?? 1) - 1;
+      if (left === 0) {
+        this.reading.delete(path);
+        this.fired.delete(path);
+      } else {
+        this.reading.set(path, left);
+      }
+    }
     if (reply === null) {
       return null;
     }
     const stale =
-      generation !== this.session.generation ||
-      epoch !== this.epoch ||
-      (this.fired.get(path) ?? 0) !== firedBefore ||
-      !this.session.connected;
+      generation !== this.session.generation || epoch !== this.epoch || firedDuring || !this.session.connected;
     if (stale) {
       queueMicrotask(() => safeCall(onInvalidate));
     } else {
@@ -75,7 +88,6 @@ export class ReadWatches {
     if (this.generation !== this.session.generation) {
       this.invalidateAll();
       this.watchers.clear();
-      this.fired.clear();
       this.generation = this.session.generation;
     }
   }
@@ -89,7 +101,9 @@ export class ReadWatches {
           return;
         }
         this.watchers.delete(path);
-        this.fired.set(path, (this.fired.get(path) ?? 0) + 1);
+        if (this.reading.has(path)) {
+          this.fired.set(path, (this.fired.get(path) ?? 0) + 1);
+        }
         const set = this.callbacks.get(path);
         this.callbacks.delete(path);
         if (set !== undefined) {

@@ -85,6 +85,7 @@ export class ZooKeeperSession {
   private negotiatedMs: number;
   private watchdog: NodeJS.Timeout | null = null;
   private watchdogPeriodMs = 0;
+  private lastTickAt = 0;
   private heartbeatInFlight = false;
   private waiters: Deferred<void>[] = [];
   private connectFailure: CoordinationError | null = null;
@@ -477,6 +478,7 @@ export class ZooKeeperSession {
       return;
     }
     this.watchdogPeriodMs = Math.max(20, Math.floor(this.negotiatedMs / 10));
+    this.lastTickAt = monotonicNow();
     this.watchdog = setInterval(() => this.tick(), this.watchdogPeriodMs);
   }
 
@@ -493,6 +495,12 @@ export class ZooKeeperSession {
       return;
     }
     const now = monotonicNow();
+    const stalled = now - this.lastTickAt > 2 * this.watchdogPeriodMs;
+    this.lastTickAt = now;
+    if (stalled) {
+      // Our event loop was blocked: replies may sit unread in the socket. Judge after the next I/O round.
+      return;
+    }
     const t = this.negotiatedMs;
     const silentFor = now - this.lastServerContact;
     if (slot.connected) {
