@@ -437,6 +437,8 @@ describe('ZooKeeper driver (real ZooKeeper)', function () {
       const { driver, states } = await connect({ namespace }, [p.endpoint]);
       const { driver: observer } = await connect({ namespace });
       await driver.put('/owned', 'x', 'EPHEMERAL');
+      const gone = new EventQueue<string>();
+      await observer.readWatched('/owned', () => gone.push('/owned changed'));
       const oldSession = driver.sessionId();
       const t = driver.sessionTimeoutMs;
       expect(t).to.equal(SESSION_MS);
@@ -456,7 +458,7 @@ describe('ZooKeeper driver (real ZooKeeper)', function () {
       expect(performance.now() - requestedAt).to.be.lessThan(100);
 
       // The server expires the session T (+ ≤ one tick) after its last contact: the ephemeral goes.
-      await new Promise(resolve => setTimeout(resolve, TICK_MS + 200));
+      await gone.take(ms(TICK_MS + 1000), 'the server to delete the ephemeral');
       expect(await observer.exists('/owned')).to.equal(false);
 
       const healedAt = performance.now();
