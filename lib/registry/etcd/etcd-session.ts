@@ -1,31 +1,22 @@
-import type {
-  IDuplexStream,
-  ILeaseKeepAliveRequest,
-  ILeaseKeepAliveResponse,
-  LeaseClient,
-} from 'etcd3';
+import type { LeaseClient } from 'etcd3';
 import { ClosedError, type CoordinationError, SessionExpiredError } from '../../errors';
 import { Deferred } from '../../internal/async';
 import type { ConnectionState } from '../registry-center';
 import { translateEtcdError } from './etcd-errors';
+import { LeaseKeepalive } from './etcd-keepalive';
 
 /**
- * The session of one etcd driver: ONE lease that carries every ephemeral key (zk-etcd-clients.md §4.2, §4.4).
- *
- * etcd3's own Lease is not used: it reports `keepaliveFailed` only after a whole TTL of silence and `lost`
- * at 2 × TTL, long after the server has deleted our keys. Instead this class runs its own keepalive stream
- * and clock:
- * - a keepalive every `min(TTL/3, 1 s)`; `lastOk` is the SEND time of the newest acknowledged keepalive
- *   (the server renewed the lease no earlier than that);
- * - SUSPENDED when no keepalive was answered for one period + `clamp(TTL/4, 0.5 s, 2 s)`, or the stream
- *   breaks (or when the watch stream is lost: {@link reportWatchLoss});
- * - RECONNECTED when keepalives are answered again on the same lease;
- * - LOST as soon as `now − lastOk ≥ TTL − margin` (before the server can have deleted the keys), or at once
- *   when the server says the lease is gone (TTL 0 / not found, e.g. revoked by another client);
+ * The session of one etcd driver: ONE lease that carries every ephemeral key (zk-etcd-clients.md §4.2, §4.4),
+ * and the connection states derived from it. The lease's keepalive clock ({@link LeaseKeepalive}) drives:
+ * - SUSPENDED at the first failed keepalive (or when a watch stream is lost: {@link reportWatchLoss});
+ * - RECONNECTED when keepalives are answered again on the same lease (and no watch stream is down);
+ * - LOST locally once `now − lastOk ≥ TTL − margin` (etcd3 would say so only at 2 × TTL), or at once when
+ *   the server says the lease is gone (TTL 0 / not found, e.g. revoked by another client);
  * - after LOST: revoke the old lease (best effort, again after the next grant), grant a new one with
  *   backoff until it succeeds, then RECONNECTED with the new {@link leaseId}.
- * Never the same state twice in a row. Ops that need the lease wait for it ({@link acquireLease}) and fail
- * with `SessionExpiredError` when none comes: no ephemeral key is ever written without a lease.
+ * Never the same state twice in a row, and SUSPENDED always comes before LOST. Ops that need the lease wait
+ * for it ({@link acquireLease}) and fail with `SessionExpiredError` when none comes: no ephemeral key is
+ * ever written without a lease.
  */
 
 export interface EtcdSessionOptions {
@@ -40,7 +31,6 @@ export interface EtcdSessionOptions {
 }
 
 type SuspendReason = 'keepalive' | 'watch';
-type KeepAliveStream = IDuplexStream<ILeaseKeepAliveRequest, ILeaseKeepAliveResponse>;
 
 const GRANT_BACKOFF_MIN_MS = 100;
 const GRANT_BACKOFF_MAX_MS = 1_000;
@@ -48,19 +38,9 @@ const REVOKE_TIMEOUT_MS = 1_000;
 
 export class EtcdSession {
   private lease: string | null = null;
-  private ttlMs = 0;
-  private lastOk = 0;
+  private keepalive: LeaseKeepalive | null = null;
   private state: ConnectionState | null = null;
   private readonly reasons = new Set<SuspendReason>();
-  private stream: KeepAliveStream | null = null;
-  private opening = false;
-  /** Send times of keepalives not yet answered, oldest first (responses come in order). */
-  private pending: number[] = [];
-  /** Bumped whenever the lease or the stream is replaced; callbacks of older ones are ignored. */
-  private gen = 0;
-  private tickTimer: NodeJS.Timeout | undefined;
-  private lossTimer: NodeJS.Timeout | undefined;
-  private suspendTimer: NodeJS.Timeout | undefined;
   private grantTimer: NodeJS.Timeout | undefined;
   private renewing = false;
   private closed = false;
@@ -187,153 +167,36 @@ export class EtcdSession {
   }
 
   private install(id: string, ttlMs: number, sentAt: number): void {
-    this.gen++;
     this.lease = id;
-    this.ttlMs = ttlMs;
-    this.lastOk = sentAt;
-    this.pending = [];
     this.reasons.clear();
     for (const waiter of this.waiters) {
       waiter.resolve(id);
     }
     this.waiters.clear();
-    this.tickTimer = setInterval(() => this.tick(), this.intervalMs);
-    this.armLossTimer();
-    this.armSuspendTimer();
-    this.openStream();
-    this.sendKeepalive();
-  }
-
-  // ---- keepalive ----
-
-  /** Keepalive period: TTL/3 as etcd's Go client, at most 1 s (cheap, and quicker detection). */
-  private get intervalMs(): number {
-    return Math.min(this.ttlMs / 3, 1000);
-  }
-
-  /** Grace for one keepalive's answer before it counts as failed. */
-  private get ackTimeoutMs(): number {
-    return Math.min(2000, Math.max(500, this.ttlMs / 4));
-  }
-
-  private get lossMarginMs(): number {
-    return Math.min(1000, Math.max(250, this.ttlMs / 10));
-  }
-
-  private tick(): void {
-    if (this.lease === null || this.closed) {
-      return;
-    }
-    if (this.stream === null) {
-      this.openStream();
-    }
-    this.sendKeepalive();
-  }
-
-  private sendKeepalive(): void {
-    const stream = this.stream;
-    if (stream === null || this.lease === null) {
-      return;
-    }
-    try {
-      stream.write({ ID: this.lease });
-      this.pending.push(Date.now());
-    } catch {
-      this.dropStream();
-    }
-  }
-
-  private openStream(): void {
-    if (this.opening || this.stream !== null || this.lease === null || this.closed) {
-      return;
-    }
-    this.opening = true;
-    const gen = this.gen;
-    this.opts.leaseClient.leaseKeepAlive().then(
-      stream => {
-        this.opening = false;
-        if (gen !== this.gen || this.closed || this.lease === null) {
-          endStream(stream);
-          return;
-        }
-        this.stream = stream;
-        this.pending = [];
-        stream.on('data', res => this.onKeepaliveResponse(stream, res));
-        stream.on('error', () => this.onStreamBroken(stream));
-        stream.on('end', () => this.onStreamBroken(stream));
-        this.sendKeepalive();
+    const keepalive: LeaseKeepalive = new LeaseKeepalive(this.opts.leaseClient, id, ttlMs, sentAt, {
+      onAnswered: () => {
+        this.reasons.delete('keepalive');
+        this.maybeReconnected();
       },
-      (err: unknown) => {
-        this.opening = false;
-        if (gen === this.gen && !this.closed) {
-          this.suspend('keepalive');
-          if (this.translate(err, 'lease keepalive') instanceof SessionExpiredError) {
-            this.declareLost();
-          }
+      onSilent: () => this.suspend('keepalive'),
+      onExpired: () => {
+        if (this.keepalive === keepalive) {
+          this.declareLost();
         }
       },
-    );
-  }
-
-  private onKeepaliveResponse(stream: KeepAliveStream, res: ILeaseKeepAliveResponse): void {
-    if (stream !== this.stream || res.ID !== this.lease) {
-      return;
-    }
-    if (res.TTL === '0') {
-      this.declareLost(); // revoked or expired at the server
-      return;
-    }
-    const sentAt = this.pending.shift();
-    if (sentAt !== undefined && sentAt > this.lastOk) {
-      this.lastOk = sentAt;
-      this.armLossTimer();
-    }
-    this.armSuspendTimer();
-    this.reasons.delete('keepalive');
-    this.maybeReconnected();
-  }
-
-  private onStreamBroken(stream: KeepAliveStream): void {
-    if (stream !== this.stream) {
-      return;
-    }
-    this.dropStream();
-    this.suspend('keepalive');
-  }
-
-  private dropStream(): void {
-    const stream = this.stream;
-    this.stream = null;
-    this.pending = [];
-    if (stream !== null) {
-      endStream(stream);
-    }
+      onOpenFailed: err => {
+        this.suspend('keepalive');
+        if (this.translate(err, 'lease keepalive') instanceof SessionExpiredError) {
+          this.leaseInvalid(id);
+        }
+      },
+    });
+    this.keepalive = keepalive;
   }
 
   private stopKeepalive(): void {
-    this.gen++;
-    clearInterval(this.tickTimer);
-    clearTimeout(this.lossTimer);
-    clearTimeout(this.suspendTimer);
-    this.tickTimer = undefined;
-    this.lossTimer = undefined;
-    this.suspendTimer = undefined;
-    this.dropStream();
-  }
-
-  /** SUSPENDED when no keepalive is answered for one period plus the answer grace (whatever the cause). */
-  private armSuspendTimer(): void {
-    clearTimeout(this.suspendTimer);
-    this.suspendTimer = setTimeout(
-      () => this.suspend('keepalive'),
-      this.intervalMs + this.ackTimeoutMs,
-    );
-  }
-
-  private armLossTimer(): void {
-    clearTimeout(this.lossTimer);
-    const due = this.lastOk + this.ttlMs - this.lossMarginMs - Date.now();
-    this.lossTimer = setTimeout(() => this.declareLost(), Math.max(0, due));
+    this.keepalive?.stop();
+    this.keepalive = null;
   }
 
   // ---- states ----
@@ -423,15 +286,5 @@ export class EtcdSession {
       timeoutMs: this.opts.requestTimeoutMs,
       description: this.opts.description,
     });
-  }
-}
-
-/** Half-close (so etcd3 does not mark the host failed), then cancel so nothing stays open. */
-function endStream(stream: KeepAliveStream): void {
-  try {
-    stream.end();
-    stream.cancel();
-  } catch {
-    // already closed
   }
 }

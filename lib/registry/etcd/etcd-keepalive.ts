@@ -1,0 +1,181 @@
+import type {
+  IDuplexStream,
+  ILeaseKeepAliveRequest,
+  ILeaseKeepAliveResponse,
+  LeaseClient,
+} from 'etcd3';
+
+/**
+ * The keepalive clock of ONE granted lease (zk-etcd-clients.md §0.9, §4.2). etcd3's own Lease reports
+ * `keepaliveFailed` only after a whole TTL of silence and `lost` at 2 × TTL, long after the server deleted
+ * our keys, so this runs its own bidi keepalive stream and timers:
+ * - a keepalive every `min(TTL/3, 1 s)` on one stream (reopened when it breaks);
+ * - `lastOk` is the SEND time of the newest answered keepalive: the server renewed the lease no earlier;
+ * - `onSilent` when nothing was answered for one period + `clamp(TTL/4, 0.5 s, 2 s)` (the first failed
+ *   keepalive, whatever the cause: no answer, broken stream, stream that cannot be opened);
+ * - `onExpired` once `now − lastOk ≥ TTL − margin` (margin `clamp(TTL/10, 0.25 s, 1 s)`), i.e. before the
+ *   server can have deleted our keys, or at once when the server answers TTL 0 (revoked / expired);
+ * - `onAnswered` for every good answer.
+ * `stop()` ends everything; the owner creates a new clock for the next lease.
+ */
+
+type KeepAliveStream = IDuplexStream<ILeaseKeepAliveRequest, ILeaseKeepAliveResponse>;
+
+export interface KeepaliveHooks {
+  onAnswered(): void;
+  onSilent(): void;
+  onExpired(): void;
+  /** Opening the stream failed (already translated by the owner if it wants to). */
+  onOpenFailed(err: unknown): void;
+}
+
+export class LeaseKeepalive {
+  private stream: KeepAliveStream | null = null;
+  private opening = false;
+  /** Send times of keepalives not yet answered, oldest first (answers come in order on one stream). */
+  private pending: number[] = [];
+  private lastOk: number;
+  private tickTimer: NodeJS.Timeout | undefined;
+  private silentTimer: NodeJS.Timeout | undefined;
+  private expiryTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly client: LeaseClient,
+    private readonly leaseId: string,
+    private readonly ttlMs: number,
+    /** When the grant request was sent: the lease lives at least TTL from then. */
+    grantedAt: number,
+    private readonly hooks: KeepaliveHooks,
+  ) {
+    this.lastOk = grantedAt;
+    this.tickTimer = setInterval(() => this.tick(), this.intervalMs);
+    this.armExpiryTimer();
+    this.armSilentTimer();
+    this.openStream();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearInterval(this.tickTimer);
+    clearTimeout(this.silentTimer);
+    clearTimeout(this.expiryTimer);
+    this.dropStream();
+  }
+
+  /** Keepalive period: TTL/3 as etcd's Go client, at most 1 s (cheap, and quicker detection). */
+  private get intervalMs(): number {
+    return Math.min(this.ttlMs / 3, 1000);
+  }
+
+  /** Grace for one keepalive's answer before it counts as failed. */
+  private get ackTimeoutMs(): number {
+    return Math.min(2000, Math.max(500, this.ttlMs / 4));
+  }
+
+  private get expiryMarginMs(): number {
+    return Math.min(1000, Math.max(250, this.ttlMs / 10));
+  }
+
+  private tick(): void {
+    if (this.stream === null) {
+      this.openStream();
+    }
+    this.send();
+  }
+
+  private send(): void {
+    const stream = this.stream;
+    if (stream === null || this.stopped) {
+      return;
+    }
+    try {
+      stream.write({ ID: this.leaseId });
+      this.pending.push(Date.now());
+    } catch {
+      this.dropStream();
+    }
+  }
+
+  private openStream(): void {
+    if (this.opening || this.stream !== null || this.stopped) {
+      return;
+    }
+    this.opening = true;
+    this.client.leaseKeepAlive().then(
+      stream => {
+        this.opening = false;
+        if (this.stopped) {
+          endStream(stream);
+          return;
+        }
+        this.stream = stream;
+        this.pending = [];
+        stream.on('data', res => this.onAnswer(stream, res));
+        stream.on('error', () => this.onBroken(stream));
+        stream.on('end', () => this.onBroken(stream));
+        this.send();
+      },
+      (err: unknown) => {
+        this.opening = false;
+        if (!this.stopped) {
+          this.hooks.onOpenFailed(err);
+        }
+      },
+    );
+  }
+
+  private onAnswer(stream: KeepAliveStream, res: ILeaseKeepAliveResponse): void {
+    if (stream !== this.stream || this.stopped || res.ID !== this.leaseId) {
+      return;
+    }
+    if (res.TTL === '0') {
+      this.hooks.onExpired(); // revoked or expired at the server
+      return;
+    }
+    const sentAt = this.pending.shift();
+    if (sentAt !== undefined && sentAt > this.lastOk) {
+      this.lastOk = sentAt;
+      this.armExpiryTimer();
+    }
+    this.armSilentTimer();
+    this.hooks.onAnswered();
+  }
+
+  private onBroken(stream: KeepAliveStream): void {
+    if (stream === this.stream) {
+      this.dropStream();
+      this.hooks.onSilent();
+    }
+  }
+
+  private dropStream(): void {
+    const stream = this.stream;
+    this.stream = null;
+    this.pending = [];
+    if (stream !== null) {
+      endStream(stream);
+    }
+  }
+
+  private armSilentTimer(): void {
+    clearTimeout(this.silentTimer);
+    this.silentTimer = setTimeout(() => this.hooks.onSilent(), this.intervalMs + this.ackTimeoutMs);
+  }
+
+  private armExpiryTimer(): void {
+    clearTimeout(this.expiryTimer);
+    const due = this.lastOk + this.ttlMs - this.expiryMarginMs - Date.now();
+    this.expiryTimer = setTimeout(() => this.hooks.onExpired(), Math.max(0, due));
+  }
+}
+
+/** Half-close first (so etcd3 does not mark the host failed: the stream is no longer writable), then cancel. */
+function endStream(stream: KeepAliveStream): void {
+  try {
+    stream.end();
+    stream.cancel();
+  } catch {
+    // already closed
+  }
+}
