@@ -20,7 +20,10 @@ import { zk, ZkCode } from '../../lib/registry/zookeeper/zookeeper-client-types'
 import type { ZkAcl, ZkClient } from '../../lib/registry/zookeeper/zookeeper-client-types';
 import { ZooKeeperDriver } from '../../lib/registry/zookeeper/zookeeper-driver';
 import { translateZkError } from '../../lib/registry/zookeeper/zookeeper-errors';
-import { hardenClient, installZooKeeperPatches } from '../../lib/registry/zookeeper/zookeeper-patches';
+import {
+  hardenClient,
+  installZooKeeperPatches,
+} from '../../lib/registry/zookeeper/zookeeper-patches';
 import { EventQueue } from '../harness/events';
 import { freePort } from '../harness/free-port';
 import { uniqueNamespace } from '../harness/namespace';
@@ -88,7 +91,9 @@ class RecordingSink implements FeedSink {
   }
 
   values(): Record<string, string> {
-    return Object.fromEntries([...this.state].sort(([a], [b]) => (a < b ? -1 : 1)).map(([p, d]) => [p, d.value]));
+    return Object.fromEntries(
+      [...this.state].sort(([a], [b]) => (a < b ? -1 : 1)).map(([p, d]) => [p, d.value]),
+    );
   }
 
   private record(call: string): void {
@@ -163,16 +168,26 @@ describe('ZooKeeper driver (real ZooKeeper)', function () {
     return p;
   }
 
-  async function nextState(states: EventQueue<Timed>, expected: ConnectionState, timeoutMs: number): Promise<Timed> {
+  async function nextState(
+    states: EventQueue<Timed>,
+    expected: ConnectionState,
+    timeoutMs: number,
+  ): Promise<Timed> {
     const event = await states.take(timeoutMs, expected);
-    expect(event.state, `state after ${states.seen.map(s => s.state).join(',')}`).to.equal(expected);
+    expect(event.state, `state after ${states.seen.map(s => s.state).join(',')}`).to.equal(
+      expected,
+    );
     return event;
   }
 
   /** A raw library client (another participant), optionally authenticated. */
   async function rawClient(auth?: { username: string; password: string }): Promise<ZkClient> {
     installZooKeeperPatches();
-    const client = zk.createClient(server.connectString, { sessionTimeout: SESSION_MS, spinDelay: 100, retries: 0 });
+    const client = zk.createClient(server.connectString, {
+      sessionTimeout: SESSION_MS,
+      spinDelay: 100,
+      retries: 0,
+    });
     const hardened = hardenClient(client);
     cleanups.push(() => {
       client.close();
@@ -222,7 +237,11 @@ describe('ZooKeeper driver (real ZooKeeper)', function () {
         const { driver } = await connect({ namespace }, [endpoint]);
         await driver.put('/limited', '', 'PERSISTENT');
         // What `zkCli setquota -N 2` writes: a hard count limit of 2 (the node and one child).
-        const quotaClient = zk.createClient(endpoint, { sessionTimeout: SESSION_MS, spinDelay: 100, retries: 0 });
+        const quotaClient = zk.createClient(endpoint, {
+          sessionTimeout: SESSION_MS,
+          spinDelay: 100,
+          retries: 0,
+        });
         const hardened = hardenClient(quotaClient);
         cleanups.push(() => {
           quotaClient.close();
@@ -234,11 +253,16 @@ describe('ZooKeeper driver (real ZooKeeper)', function () {
         });
         const mk = (path: string, value: string): Promise<string> =>
           rawCall<string>(done =>
-            quotaClient.create(path, Buffer.from(value), zk.ACL.OPEN_ACL_UNSAFE, 0, (e, p) => done(e, p)),
+            quotaClient.create(path, Buffer.from(value), zk.ACL.OPEN_ACL_UNSAFE, 0, (e, p) =>
+              done(e, p),
+            ),
           );
         await mk(`/zookeeper/quota/${namespace}`, '');
         await mk(`/zookeeper/quota/${namespace}/limited`, '');
-        await mk(`/zookeeper/quota/${namespace}/limited/zookeeper_limits`, 'count=-1,bytes=-1,countHardLimit=2');
+        await mk(
+          `/zookeeper/quota/${namespace}/limited/zookeeper_limits`,
+          'count=-1,bytes=-1,countHardLimit=2',
+        );
         await mk(`/zookeeper/quota/${namespace}/limited/zookeeper_stats`, 'count=1,bytes=0');
 
         await driver.put('/limited/first', 'ok', 'PERSISTENT');
@@ -291,7 +315,9 @@ describe('ZooKeeper driver (real ZooKeeper)', function () {
       await driver.close();
       const { driver: other } = await connect({ namespace });
       expect(await other.exists('/e/p/q')).to.equal(true);
-      expect(await other.read('/e/p/q/leaf'), 'the ephemeral leaf went with the session').to.equal(null);
+      expect(await other.read('/e/p/q/leaf'), 'the ephemeral leaf went with the session').to.equal(
+        null,
+      );
     });
 
     it('deletes a subtree deeper than one level (remove and transaction delete)', async () => {
@@ -449,7 +475,10 @@ describe('ZooKeeper driver (real ZooKeeper)', function () {
       const lost = await nextState(states, 'LOST', ms(t));
       measure('blackhole → SUSPENDED', suspended.at - cutAt);
       measure('blackhole → LOST', lost.at - cutAt);
-      expect(suspended.at - cutAt).to.be.within((2 * t) / 3 - t / 10 - 50, (2 * t) / 3 + t / 10 + ms(400));
+      expect(suspended.at - cutAt).to.be.within(
+        (2 * t) / 3 - t / 10 - 50,
+        (2 * t) / 3 + t / 10 + ms(400),
+      );
       expect(lost.at - cutAt).to.be.within(t - t / 10 - 50, t + t / 10 + ms(600));
 
       // The old client is dead: requests fail fast, they do not wait for the request timeout.
@@ -490,7 +519,12 @@ describe('ZooKeeper driver (real ZooKeeper)', function () {
       const { driver, states } = await connect({}, [p.endpoint]);
       await driver.put('/owned', 'x', 'EPHEMERAL');
       const session = driver.sessionId();
-      const inFlight = Array.from({ length: 50 }, () => driver.read('/owned').then(() => 'ok', (e: Error) => e.name));
+      const inFlight = Array.from({ length: 50 }, () =>
+        driver.read('/owned').then(
+          () => 'ok',
+          (e: Error) => e.name,
+        ),
+      );
       p.setMode('refuse');
       const settled = await Promise.race([
         Promise.all(inFlight),
@@ -538,7 +572,9 @@ describe('ZooKeeper driver (real ZooKeeper)', function () {
       it('reports SUSPENDED then RECONNECTED with the same session (kill + restart)', async () => {
         const restarting = own as ZooKeeperServer;
         // Long enough for a JVM restart on a busy machine: the session must outlive the outage.
-        const { driver, states } = await connect({ sessionTimeoutMs: 10_000 }, [restarting.connectString]);
+        const { driver, states } = await connect({ sessionTimeoutMs: 10_000 }, [
+          restarting.connectString,
+        ]);
         await driver.put('/owned', 'x', 'EPHEMERAL');
         const session = driver.sessionId();
         const killedAt = performance.now();
@@ -561,7 +597,12 @@ describe('ZooKeeper driver (real ZooKeeper)', function () {
       const { driver } = await connect({ namespace, auth: alice });
       await driver.put('/p/q/secret', 'x', 'PERSISTENT');
       const owner = await rawClient(alice);
-      for (const path of [`/${namespace}`, `/${namespace}/p`, `/${namespace}/p/q`, `/${namespace}/p/q/secret`]) {
+      for (const path of [
+        `/${namespace}`,
+        `/${namespace}/p`,
+        `/${namespace}/p/q`,
+        `/${namespace}/p/q/secret`,
+      ]) {
         const acls = await rawCall<ZkAcl[]>(done => owner.getACL(path, done));
         expect(
           acls.map(a => ({ perms: a.permission, scheme: a.id.scheme, id: a.id.id })),
@@ -572,10 +613,13 @@ describe('ZooKeeper driver (real ZooKeeper)', function () {
       const anonymous = await rawClient();
       for (const client of [mallory, anonymous]) {
         await expect(
-          rawCall(done => client.setData(`/${namespace}/p/q/secret`, Buffer.from('evil'), -1, done)),
+          rawCall(done =>
+            client.setData(`/${namespace}/p/q/secret`, Buffer.from('evil'), -1, done),
+          ),
         ).to.be.rejectedWith(PermissionDeniedError);
-        await expect(rawCall(done => client.remove(`/${namespace}/p/q/secret`, -1, e => done(e, undefined)))).to.be
-          .rejected;
+        await expect(
+          rawCall(done => client.remove(`/${namespace}/p/q/secret`, -1, e => done(e, undefined))),
+        ).to.be.rejected;
       }
       expect(await driver.read('/p/q/secret')).to.include({ value: 'x' });
       const { driver: friend } = await connect({ namespace, auth: alice });
@@ -586,7 +630,11 @@ describe('ZooKeeper driver (real ZooKeeper)', function () {
     it('rejects connect() with RegistryAuthError for wrong credentials (a silent failure in ZooKeeper)', async () => {
       const namespace = uniqueNamespace();
       await connect({ namespace, auth: alice });
-      for (const auth of [{ username: 'alice', password: 'wrong' }, { username: 'bob', password: 'secret' }, undefined]) {
+      for (const auth of [
+        { username: 'alice', password: 'wrong' },
+        { username: 'bob', password: 'secret' },
+        undefined,
+      ]) {
         const { driver, states } = create({ namespace, auth });
         const err = await driver.connect().then(
           () => null,
@@ -634,7 +682,11 @@ describe('ZooKeeper driver (real ZooKeeper)', function () {
       await driver.remove('/later');
       await sink.until(() => sink.state.size === 0, ms(2000), 'root removed');
       await driver.put('/later', 'back', 'PERSISTENT');
-      await sink.until(() => sink.state.get('/later')?.value === 'back', ms(2000), 'root re-created');
+      await sink.until(
+        () => sink.state.get('/later')?.value === 'back',
+        ms(2000),
+        'root re-created',
+      );
     });
 
     it('resets from a fresh snapshot after a new session (changes made meanwhile included)', async () => {
@@ -684,9 +736,15 @@ describe('ZooKeeper driver (real ZooKeeper)', function () {
         }
       }
       await driver.put('/big', '', 'PERSISTENT');
-      await Promise.all(Array.from({ length: 100 }, (_, i) => driver.put(`/big/p${String(i).padStart(2, '0')}`, '', 'PERSISTENT')));
+      await Promise.all(
+        Array.from({ length: 100 }, (_, i) =>
+          driver.put(`/big/p${String(i).padStart(2, '0')}`, '', 'PERSISTENT'),
+        ),
+      );
       for (let i = 0; i < leaves.length; i += 2000) {
-        await Promise.all(leaves.slice(i, i + 2000).map(l => driver.put(l, `value of ${l}`, 'PERSISTENT')));
+        await Promise.all(
+          leaves.slice(i, i + 2000).map(l => driver.put(l, `value of ${l}`, 'PERSISTENT')),
+        );
       }
       let best = Infinity;
       for (let round = 0; round < 3; round++) {
@@ -715,13 +773,22 @@ describe('ZooKeeper driver (real ZooKeeper)', function () {
       expect(await driver.readWatched('/absent', () => undefined)).to.equal(null);
 
       const invalidations = new EventQueue<string>();
-      expect(await driver.readWatched('/w', () => invalidations.push('first'))).to.include({ value: 'one' });
-      expect(await driver.readWatched('/w', () => invalidations.push('second'))).to.include({ value: 'one' });
+      expect(await driver.readWatched('/w', () => invalidations.push('first'))).to.include({
+        value: 'one',
+      });
+      expect(await driver.readWatched('/w', () => invalidations.push('second'))).to.include({
+        value: 'one',
+      });
       await other.update('/w', 'two');
-      const got = [await invalidations.take(ms(2000), 'first'), await invalidations.take(ms(2000), 'second')];
+      const got = [
+        await invalidations.take(ms(2000), 'first'),
+        await invalidations.take(ms(2000), 'second'),
+      ];
       expect(got.sort()).to.deep.equal(['first', 'second']);
       await other.update('/w', 'three'); // the callbacks were one-shot
-      expect(await driver.readWatched('/w', () => invalidations.push('third'))).to.include({ value: 'three' });
+      expect(await driver.readWatched('/w', () => invalidations.push('third'))).to.include({
+        value: 'three',
+      });
       expect(invalidations.pending).to.deep.equal([]);
 
       p.setMode('refuse');

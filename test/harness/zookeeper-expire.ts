@@ -69,7 +69,9 @@ function attachAndClose(host: string, port: number, request: Buffer): Promise<nu
     const socket = connect(port, host);
     const timer = setTimeout(() => {
       socket.destroy();
-      reject(new Error(`expireZooKeeperSession: ${host}:${port} did not answer within ${TIMEOUT_MS} ms`));
+      reject(
+        new Error(`expireZooKeeperSession: ${host}:${port} did not answer within ${TIMEOUT_MS} ms`),
+      );
     }, TIMEOUT_MS);
     socket.on('connect', () => {
       socket.write(request);

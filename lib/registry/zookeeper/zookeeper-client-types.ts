@@ -146,7 +146,9 @@ export interface ZkTransaction {
   check(path: string, version?: number): this;
   setData(path: string, data: Buffer, version?: number): this;
   remove(path: string, version?: number): this;
-  commit(callback: (error: ZkException | Error | null, results: ZkMultiResult[] | undefined) => void): void;
+  commit(
+    callback: (error: ZkException | Error | null, results: ZkMultiResult[] | undefined) => void,
+  ): void;
 }
 
 export interface ZkState {
@@ -171,7 +173,8 @@ export interface ZkConnectionManager {
   onSocketData(chunk: Buffer): void;
 }
 
-export type ZkClientEvent = 'connected' | 'disconnected' | 'expired' | 'authenticationFailed' | 'connectedReadOnly';
+export type ZkClientEvent =
+  'connected' | 'disconnected' | 'expired' | 'authenticationFailed' | 'connectedReadOnly';
 
 export interface ZkClient {
   readonly connectionManager: ZkConnectionManager;
@@ -183,13 +186,27 @@ export interface ZkClient {
   getSessionPassword(): Buffer;
   getSessionTimeout(): number;
   addAuthInfo(scheme: string, auth: Buffer): void;
-  create(path: string, data: Buffer, acls: ZkAcl[], mode: number, callback: ZkCallback<string>): void;
-  remove(path: string, version: number, callback: (error: ZkException | Error | null) => void): void;
+  create(
+    path: string,
+    data: Buffer,
+    acls: ZkAcl[],
+    mode: number,
+    callback: ZkCallback<string>,
+  ): void;
+  remove(
+    path: string,
+    version: number,
+    callback: (error: ZkException | Error | null) => void,
+  ): void;
   exists(path: string, watcher: ZkWatcher | undefined, callback: ZkCallback<ZkStat | null>): void;
   getData(
     path: string,
     watcher: ZkWatcher | undefined,
-    callback: (error: ZkException | Error | null, data: Buffer | null | undefined, stat: ZkStat) => void,
+    callback: (
+      error: ZkException | Error | null,
+      data: Buffer | null | undefined,
+      stat: ZkStat,
+    ) => void,
   ): void;
   setData(path: string, data: Buffer, version: number, callback: ZkCallback<ZkStat>): void;
   getChildren(
@@ -197,7 +214,10 @@ export interface ZkClient {
     watcher: ZkWatcher | undefined,
     callback: (error: ZkException | Error | null, children: string[], stat: ZkStat) => void,
   ): void;
-  getACL(path: string, callback: (error: ZkException | Error | null, acls: ZkAcl[], stat: ZkStat) => void): void;
+  getACL(
+    path: string,
+    callback: (error: ZkException | Error | null, acls: ZkAcl[], stat: ZkStat) => void,
+  ): void;
   transaction(): ZkTransaction;
 }
 
@@ -215,9 +235,20 @@ export interface ZkExceptionModule {
 
 export interface ZkModule {
   createClient(connectionString: string, options: ZkClientOptions): ZkClient;
-  ACL: { new (permission: number, id: ZkId): ZkAcl; OPEN_ACL_UNSAFE: ZkAcl[]; CREATOR_ALL_ACL: ZkAcl[] };
+  ACL: {
+    new (permission: number, id: ZkId): ZkAcl;
+    OPEN_ACL_UNSAFE: ZkAcl[];
+    CREATOR_ALL_ACL: ZkAcl[];
+  };
   Id: new (scheme: string, id: string) => ZkId;
-  Permission: { READ: number; WRITE: number; CREATE: number; DELETE: number; ADMIN: number; ALL: number };
+  Permission: {
+    READ: number;
+    WRITE: number;
+    CREATE: number;
+    DELETE: number;
+    ADMIN: number;
+    ALL: number;
+  };
   State: { DISCONNECTED: ZkState; SYNC_CONNECTED: ZkState; AUTH_FAILED: ZkState; EXPIRED: ZkState };
   Exception: ZkExceptionModule;
 }

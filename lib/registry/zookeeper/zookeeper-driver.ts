@@ -1,46 +1,36 @@
-import {
-  BadVersionError,
-  ClosedError,
-  ConfigurationError,
-  isRetryable,
-  NodeExistsError,
-  NoNodeError,
-  NotEmptyError,
-  PermissionDeniedError,
-  RegistryAuthError,
-} from '../../errors';
-import type { CoordinationError } from '../../errors';
-import { ancestorsOf, validatePath } from '../../internal/paths';
+import { ClosedError, ConfigurationError, isRetryable, NodeExistsError } from '../../errors';
+import { validatePath } from '../../internal/paths';
 import type { FeedHandle, FeedSink, NodeData, RegistryDriver } from '../driver';
-import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_SESSION_TIMEOUT_MS } from '../options';
+import {
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  DEFAULT_SESSION_TIMEOUT_MS,
+} from '../options';
 import type { ZooKeeperRegistryOptions } from '../options';
 import type { ConnectionState } from '../registry-center';
 import type { TxnOp } from '../txn';
 import { nodeAcl } from './zookeeper-acl';
 import { ZkCreateMode } from './zookeeper-client-types';
-import type { ZkAcl, ZkStat } from './zookeeper-client-types';
+import type { ZkAcl } from './zookeeper-client-types';
 import { ZooKeeperFeed } from './zookeeper-feed';
-import { commitTransaction, runMulti } from './zookeeper-multi';
-import type { ZkMultiOp } from './zookeeper-multi';
+import { commitTransaction } from './zookeeper-multi';
+import { prepareNamespace } from './zookeeper-namespace';
 import { ReadWatches } from './zookeeper-read-watch';
-import { mapLimit, READ_CONCURRENCY, statMtimeMs, toNodeData, ZkPaths, ZkRequests } from './zookeeper-requests';
+import { statMtimeMs, toNodeData, ZkPaths, ZkRequests } from './zookeeper-requests';
 import { ZooKeeperSession } from './zookeeper-session';
+import { EMPTY, ZkTreeWrites } from './zookeeper-tree-writes';
 
 /**
  * The ZooKeeper backend (RegistryDriver over node-zookeeper-client@1.1.3). The namespace is a path prefix we
- * add and strip ourselves (no chroot: a chroot must exist before connecting). Session, states and request
- * deadlines: zookeeper-session.ts; subtree mirror: zookeeper-feed.ts; multi: zookeeper-multi.ts.
+ * add and strip ourselves (no chroot: a chroot must exist before connecting). Every node we create gets our
+ * ACL (digest id with ALL when credentials are configured).
  *
- * Own implementations instead of the library's broken helpers: mkdirp (parents are empty PERSISTENT nodes,
- * data and mode on the leaf only) and recursive delete (deepest first, NO_NODE ignored). Every node we create
- * gets our ACL (digest id with ALL when credentials are configured).
+ * Where things are: session, connection states and request deadlines in zookeeper-session.ts (with
+ * -connection.ts and -watchdog.ts); mkdirp, recursive delete and ephemeral replace in -tree-writes.ts;
+ * namespace root and credential probe in -namespace.ts; multi in -multi.ts; the subtree mirror behind
+ * `openFeed` in -feed.ts; `readWatched` in -read-watch.ts; library patches in -patches.ts, -jute.ts and
+ * -watchers.ts; error translation in -errors.ts.
  */
-
-const EMPTY = Buffer.alloc(0);
-/** A version no node reaches: a write with it fails BAD_VERSION after the ACL check, changing nothing. */
-const PROBE_VERSION = 2_147_483_647;
-const REPLACE_ATTEMPTS = 3;
-const REMOVE_ATTEMPTS = 5;
 
 export class ZooKeeperDriver implements RegistryDriver {
   readonly description: string;
@@ -51,6 +41,7 @@ export class ZooKeeperDriver implements RegistryDriver {
   /** Requests on server paths as they are (the namespace root and its ancestors). */
   private readonly rootRequests: ZkRequests;
   private readonly readWatches: ReadWatches;
+  private readonly writes: ZkTreeWrites;
   private readonly acl: ZkAcl[];
   private readonly feeds = new Set<ZooKeeperFeed>();
   private readonly connectTimeoutMs: number;
@@ -59,21 +50,34 @@ export class ZooKeeperDriver implements RegistryDriver {
 
   constructor(private readonly options: ZooKeeperRegistryOptions) {
     if (!Array.isArray(options.servers) || options.servers.length === 0) {
-      throw new ConfigurationError('ZooKeeper servers must be a non-empty list of host:port', 'servers');
+      throw new ConfigurationError(
+        'ZooKeeper servers must be a non-empty list of host:port',
+        'servers',
+      );
     }
     for (const server of options.servers) {
       if (typeof server !== 'string' || !/^[^\s,/]+:\d+$/.test(server)) {
-        throw new ConfigurationError(`invalid ZooKeeper server ${JSON.stringify(server)} (want host:port)`, 'servers');
+        throw new ConfigurationError(
+          `invalid ZooKeeper server ${JSON.stringify(server)} (want host:port)`,
+          'servers',
+        );
       }
     }
-    const namespace = typeof options.namespace === 'string' ? options.namespace.replace(/^\/+|\/+$/g, '') : '';
+    const namespace =
+      typeof options.namespace === 'string' ? options.namespace.replace(/^\/+|\/+$/g, '') : '';
     try {
       validatePath('/' + namespace);
     } catch (e) {
-      throw new ConfigurationError(`invalid namespace ${JSON.stringify(options.namespace)}: ${String(e)}`, 'namespace');
+      throw new ConfigurationError(
+        `invalid namespace ${JSON.stringify(options.namespace)}: ${String(e)}`,
+        'namespace',
+      );
     }
     if (namespace === '' || namespace === 'zookeeper' || namespace.startsWith('zookeeper/')) {
-      throw new ConfigurationError(`invalid namespace ${JSON.stringify(options.namespace)}`, 'namespace');
+      throw new ConfigurationError(
+        `invalid namespace ${JSON.stringify(options.namespace)}`,
+        'namespace',
+      );
     }
     this.servers = [...options.servers];
     this.description = `zookeeper://${this.servers.join(',')}/${namespace}`;
@@ -89,6 +93,7 @@ export class ZooKeeperDriver implements RegistryDriver {
     this.requests = new ZkRequests(this.session, this.paths);
     this.rootRequests = new ZkRequests(this.session, new ZkPaths(''));
     this.readWatches = new ReadWatches(this.session, this.requests);
+    this.writes = new ZkTreeWrites(this.session, this.requests, this.rootRequests, this.acl);
   }
 
   connect(): Promise<void> {
@@ -143,14 +148,14 @@ export class ZooKeeperDriver implements RegistryDriver {
   async put(path: string, value: string, mode: 'PERSISTENT' | 'EPHEMERAL'): Promise<void> {
     const data = Buffer.from(value, 'utf8');
     if (mode === 'EPHEMERAL') {
-      await this.putEphemeral(path, data);
+      await this.writes.putEphemeral(path, data);
       return;
     }
-    if (await this.setIfExists(path, data)) {
+    if (await this.writes.setIfExists(path, data)) {
       return;
     }
     try {
-      await this.createWithParents(path, data, ZkCreateMode.PERSISTENT);
+      await this.writes.createWithParents(path, data, ZkCreateMode.PERSISTENT);
     } catch (e) {
       if (!(e instanceof NodeExistsError)) {
         throw e;
@@ -165,33 +170,11 @@ export class ZooKeeperDriver implements RegistryDriver {
 
   createSequential(path: string, value: string, ephemeral: boolean): Promise<string> {
     const mode = ephemeral ? ZkCreateMode.EPHEMERAL_SEQUENTIAL : ZkCreateMode.PERSISTENT_SEQUENTIAL;
-    return this.createWithParents(path, Buffer.from(value, 'utf8'), mode);
+    return this.writes.createWithParents(path, Buffer.from(value, 'utf8'), mode);
   }
 
-  async remove(path: string): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      const subtree = await this.requests.listSubtree(path);
-      if (subtree.length === 0) {
-        return;
-      }
-      // Deepest first; one session's requests apply in order, so they can be pipelined.
-      try {
-        await mapLimit(subtree.reverse(), READ_CONCURRENCY, async p => {
-          try {
-            await this.requests.remove(p);
-          } catch (e) {
-            if (!(e instanceof NoNodeError)) {
-              throw e;
-            }
-          }
-        });
-        return;
-      } catch (e) {
-        if (!(e instanceof NotEmptyError) || attempt >= REMOVE_ATTEMPTS) {
-          throw e; // NOT_EMPTY: a child was added meanwhile; list again
-        }
-      }
-    }
+  remove(path: string): Promise<void> {
+    return this.writes.removeSubtree(path);
   }
 
   commit(ops: readonly TxnOp[]): Promise<void> {
@@ -199,10 +182,10 @@ export class ZooKeeperDriver implements RegistryDriver {
   }
 
   async serverTime(path: string): Promise<number> {
-    let stat = await this.setIfExists(path, EMPTY);
+    let stat = await this.writes.setIfExists(path, EMPTY);
     if (stat === null) {
       try {
-        await this.createWithParents(path, EMPTY, ZkCreateMode.PERSISTENT);
+        await this.writes.createWithParents(path, EMPTY, ZkCreateMode.PERSISTENT);
       } catch (e) {
         if (!(e instanceof NodeExistsError)) {
           throw e;
@@ -236,7 +219,10 @@ export class ZooKeeperDriver implements RegistryDriver {
     this.session.start();
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(this.session.connectError(this.connectTimeoutMs)), this.connectTimeoutMs);
+      timer = setTimeout(
+        () => reject(this.session.connectError(this.connectTimeoutMs)),
+        this.connectTimeoutMs,
+      );
     });
     try {
       await Promise.race([this.prepare(), deadline]);
@@ -255,7 +241,13 @@ export class ZooKeeperDriver implements RegistryDriver {
     for (;;) {
       await this.session.waitConnected();
       try {
-        await this.ensureNamespace();
+        await prepareNamespace(
+          this.rootRequests,
+          this.paths.prefix,
+          this.acl,
+          this.servers,
+          this.options.auth,
+        );
         return;
       } catch (e) {
         if (!isRetryable(e) || this.session.isClosed) {
@@ -263,129 +255,5 @@ export class ZooKeeperDriver implements RegistryDriver {
         }
       }
     }
-  }
-
-  private async ensureNamespace(): Promise<void> {
-    const prefix = this.paths.prefix;
-    for (const p of [...ancestorsOf(prefix), prefix]) {
-      if ((await this.rootRequests.exists(p)) !== null) {
-        continue;
-      }
-      try {
-        await this.rootRequests.create(p, EMPTY, this.acl, ZkCreateMode.PERSISTENT);
-      } catch (e) {
-        if (e instanceof PermissionDeniedError) {
-          throw this.authError(p, e);
-        }
-        if (!(e instanceof NodeExistsError)) {
-          throw e;
-        }
-      }
-    }
-    // A wrong digest password is silent in ZooKeeper: probe a write on the namespace root. The impossible
-    // version makes an authorised write fail with BAD_VERSION (ACLs are checked first) and change nothing.
-    try {
-      await this.rootRequests.setData(prefix, EMPTY, PROBE_VERSION);
-    } catch (e) {
-      if (e instanceof BadVersionError) {
-        return;
-      }
-      if (e instanceof PermissionDeniedError) {
-        throw this.authError(prefix, e);
-      }
-      if (e instanceof NoNodeError) {
-        return this.ensureNamespace(); // removed meanwhile
-      }
-      throw e;
-    }
-  }
-
-  private authError(path: string, cause: Error): RegistryAuthError {
-    const who =
-      this.options.auth === undefined
-        ? 'without credentials'
-        : `with the credentials of user "${this.options.auth.username}"`;
-    return new RegistryAuthError(
-      `ZooKeeper at ${this.servers.join(',')} denies writing ${path} ${who} (wrong credentials?)`,
-      { path, cause },
-    );
-  }
-
-  /** setData when the node exists; `null` when it does not. */
-  private async setIfExists(path: string, data: Buffer): Promise<ZkStat | null> {
-    try {
-      return await this.requests.setData(path, data);
-    } catch (e) {
-      if (e instanceof NoNodeError) {
-        return null;
-      }
-      throw e;
-    }
-  }
-
-  /** create; on NO_NODE create the missing parents (empty, PERSISTENT, our ACL) and try once more. */
-  private async createWithParents(path: string, data: Buffer, mode: number): Promise<string> {
-    try {
-      return await this.requests.create(path, data, this.acl, mode);
-    } catch (e) {
-      if (!(e instanceof NoNodeError)) {
-        throw e;
-      }
-    }
-    await this.createParents(path);
-    return this.requests.create(path, data, this.acl, mode);
-  }
-
-  /** Every ancestor (the namespace root and its own ancestors included), top-down, pipelined. */
-  private async createParents(path: string): Promise<void> {
-    const ignoreExists = (e: unknown): void => {
-      if (!(e instanceof NodeExistsError)) {
-        throw e;
-      }
-    };
-    const prefix = this.paths.prefix;
-    await Promise.all([
-      ...[...ancestorsOf(prefix), prefix].map(p =>
-        this.rootRequests.create(p, EMPTY, this.acl, ZkCreateMode.PERSISTENT).then(() => undefined, ignoreExists),
-      ),
-      ...ancestorsOf(path).map(p =>
-        this.requests.create(p, EMPTY, this.acl, ZkCreateMode.PERSISTENT).then(() => undefined, ignoreExists),
-      ),
-    ]);
-  }
-
-  /**
-   * Create an ephemeral node; when the node exists, replace it (and anything below it) by a new ephemeral
-   * node of this session in one multi, so that readers never see it missing.
-   */
-  private async putEphemeral(path: string, data: Buffer): Promise<void> {
-    let lastError: CoordinationError = new NodeExistsError(path);
-    for (let attempt = 0; attempt < REPLACE_ATTEMPTS; attempt++) {
-      try {
-        await this.createWithParents(path, data, ZkCreateMode.EPHEMERAL);
-        return;
-      } catch (e) {
-        if (!(e instanceof NodeExistsError)) {
-          throw e;
-        }
-      }
-      const subtree = await this.requests.listSubtree(path);
-      const ops: ZkMultiOp[] = subtree.reverse().map(p => ({ kind: 'delete', path: p, source: 0 }));
-      ops.push({ kind: 'create', path, data, mode: ZkCreateMode.EPHEMERAL, source: 0 });
-      const outcome = await runMulti(this.session, this.requests, this.acl, ops);
-      if (outcome.ok) {
-        return;
-      }
-      // NO_NODE / NOT_EMPTY / NODE_EXISTS: the node changed between listing and commit; look again.
-      lastError = outcome.cause;
-      if (
-        !(outcome.cause instanceof NoNodeError) &&
-        !(outcome.cause instanceof NotEmptyError) &&
-        !(outcome.cause instanceof NodeExistsError)
-      ) {
-        break;
-      }
-    }
-    throw lastError;
   }
 }

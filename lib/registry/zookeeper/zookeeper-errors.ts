@@ -31,21 +31,32 @@ export interface ZkErrorContext {
 
 type Translate = (ctx: ZkErrorContext, cause: Error) => CoordinationError;
 
-const where = (ctx: ZkErrorContext): string => (ctx.path === undefined ? ctx.op : `${ctx.op} ${ctx.path}`);
+const where = (ctx: ZkErrorContext): string =>
+  ctx.path === undefined ? ctx.op : `${ctx.op} ${ctx.path}`;
 
 const TABLE: ReadonlyMap<number, Translate> = new Map<number, Translate>([
   [ZkCode.NO_NODE, (ctx, cause) => new NoNodeError(ctx.path ?? '?', { cause })],
   [ZkCode.NODE_EXISTS, (ctx, cause) => new NodeExistsError(ctx.path ?? '?', { cause })],
-  [ZkCode.BAD_VERSION, (ctx, cause) => new BadVersionError(ctx.path ?? '?', ctx.version, { cause })],
+  [
+    ZkCode.BAD_VERSION,
+    (ctx, cause) => new BadVersionError(ctx.path ?? '?', ctx.version, { cause }),
+  ],
   [ZkCode.NOT_EMPTY, (ctx, cause) => new NotEmptyError(ctx.path ?? '?', { cause })],
   [
     ZkCode.NO_CHILDREN_FOR_EPHEMERALS,
     (ctx, cause) =>
-      new InvalidArgumentError(`${where(ctx)}: an ephemeral node cannot have children`, { path: ctx.path, cause }),
+      new InvalidArgumentError(`${where(ctx)}: an ephemeral node cannot have children`, {
+        path: ctx.path,
+        cause,
+      }),
   ],
   [
     ZkCode.CONNECTION_LOSS,
-    (ctx, cause) => new ConnectionLossError(`${where(ctx)}: connection to ZooKeeper lost`, { path: ctx.path, cause }),
+    (ctx, cause) =>
+      new ConnectionLossError(`${where(ctx)}: connection to ZooKeeper lost`, {
+        path: ctx.path,
+        cause,
+      }),
   ],
   [
     ZkCode.SESSION_MOVED,
@@ -58,23 +69,44 @@ const TABLE: ReadonlyMap<number, Translate> = new Map<number, Translate>([
   [
     ZkCode.THROTTLED_OP,
     (ctx, cause) =>
-      new ConnectionLossError(`${where(ctx)}: ZooKeeper throttled the request`, { path: ctx.path, cause }),
+      new ConnectionLossError(`${where(ctx)}: ZooKeeper throttled the request`, {
+        path: ctx.path,
+        cause,
+      }),
   ],
-  [ZkCode.OPERATION_TIMEOUT, (ctx, cause) => new OperationTimeoutError(where(ctx), 0, { path: ctx.path, cause })],
-  [ZkCode.REQUEST_TIMEOUT, (ctx, cause) => new OperationTimeoutError(where(ctx), 0, { path: ctx.path, cause })],
+  [
+    ZkCode.OPERATION_TIMEOUT,
+    (ctx, cause) => new OperationTimeoutError(where(ctx), 0, { path: ctx.path, cause }),
+  ],
+  [
+    ZkCode.REQUEST_TIMEOUT,
+    (ctx, cause) => new OperationTimeoutError(where(ctx), 0, { path: ctx.path, cause }),
+  ],
   [
     ZkCode.SESSION_EXPIRED,
-    (ctx, cause) => new SessionExpiredError(`${where(ctx)}: ZooKeeper session expired`, { path: ctx.path, cause }),
+    (ctx, cause) =>
+      new SessionExpiredError(`${where(ctx)}: ZooKeeper session expired`, {
+        path: ctx.path,
+        cause,
+      }),
   ],
   [ZkCode.NO_AUTH, (ctx, cause) => new PermissionDeniedError(ctx.path, { cause })],
   [ZkCode.INVALID_ACL, (ctx, cause) => new PermissionDeniedError(ctx.path, { cause })],
   [
     ZkCode.AUTH_FAILED,
-    (ctx, cause) => new RegistryAuthError(`${where(ctx)}: ZooKeeper rejected the credentials`, { path: ctx.path, cause }),
+    (ctx, cause) =>
+      new RegistryAuthError(`${where(ctx)}: ZooKeeper rejected the credentials`, {
+        path: ctx.path,
+        cause,
+      }),
   ],
   [
     ZkCode.BAD_ARGUMENTS,
-    (ctx, cause) => new InvalidArgumentError(`${where(ctx)}: ZooKeeper rejected the arguments`, { path: ctx.path, cause }),
+    (ctx, cause) =>
+      new InvalidArgumentError(`${where(ctx)}: ZooKeeper rejected the arguments`, {
+        path: ctx.path,
+        cause,
+      }),
   ],
 ]);
 
@@ -95,7 +127,10 @@ export function translateZkError(err: unknown, ctx: ZkErrorContext): Coordinatio
   }
   if (err instanceof Error && err.name.startsWith('AssertionError')) {
     // The library validates some arguments with assert (e.g. data over 1 MiB), synchronously.
-    return new InvalidArgumentError(`${where(ctx)}: ${err.message}`, { path: ctx.path, cause: err });
+    return new InvalidArgumentError(`${where(ctx)}: ${err.message}`, {
+      path: ctx.path,
+      cause: err,
+    });
   }
   const message = err instanceof Error ? err.message : String(err);
   return new SystemError(`${where(ctx)}: ${message}`, { path: ctx.path, cause: err });

@@ -5,7 +5,9 @@ import type { FeedHandle, FeedSink, NodeData } from '../driver';
 import { ZkEventType } from './zookeeper-client-types';
 import type { ZkEvent, ZkWatcher } from './zookeeper-client-types';
 import { translateZkError } from './zookeeper-errors';
-import { mapLimit, READ_CONCURRENCY, toNodeData } from './zookeeper-requests';
+import { loadSubtree } from './zookeeper-tree-load';
+import type { MirrorNode } from './zookeeper-tree-load';
+import { toNodeData } from './zookeeper-requests';
 import type { ZkRequests } from './zookeeper-requests';
 import type { ZooKeeperSession } from './zookeeper-session';
 
@@ -24,13 +26,6 @@ import type { ZooKeeperSession } from './zookeeper-session';
  *   whose watches are all gone) and after any failed step, a full re-read ends in `sink.reset(snapshot)`.
  * - Watchers of a closed feed or of an older client generation are ignored.
  */
-
-interface MirrorNode {
-  data: NodeData;
-  /** Creation zxid: tells a re-created node from a stale NodeDeleted event. */
-  czxid: bigint;
-  children: Set<string>;
-}
 
 const RETRY_MIN_MS = 100;
 const RETRY_MAX_MS = 5000;
@@ -144,7 +139,10 @@ export class ZooKeeperFeed implements FeedHandle {
     let tree: Map<string, MirrorNode> | null = null;
     for (let attempt = 0; attempt < ROOT_ATTEMPTS && tree === null; attempt++) {
       tree = await this.loadTree(this.root);
-      if (tree === null && (await this.requests.exists(this.root, this.watcherFor(this.root))) === null) {
+      if (
+        tree === null &&
+        (await this.requests.exists(this.root, this.watcherFor(this.root))) === null
+      ) {
         break; // absent, and the exists watch will tell us when it appears
       }
     }
@@ -161,40 +159,9 @@ export class ZooKeeperFeed implements FeedHandle {
     this.readyDeferred.resolve();
   }
 
-  /** The subtree at `top` with watches armed on every node; `null` when `top` does not exist. */
-  private async loadTree(top: string): Promise<Map<string, MirrorNode> | null> {
-    const tree = new Map<string, MirrorNode>();
-    let level = [top];
-    while (level.length > 0) {
-      const replies = await mapLimit(level, READ_CONCURRENCY, async path => {
-        const watcher = this.watcherFor(path);
-        const [data, children] = await Promise.all([
-          this.requests.getData(path, watcher),
-          this.requests.getChildren(path, watcher),
-        ]);
-        return { path, data, children };
-      });
-      const next: string[] = [];
-      for (const { path, data, children } of replies) {
-        if (data === null || children === null) {
-          if (path === top) {
-            return null;
-          }
-          tree.get(parentOf(path))?.children.delete(basename(path));
-          continue;
-        }
-        tree.set(path, {
-          data: toNodeData(data),
-          czxid: data.stat.czxid.readBigInt64BE(0),
-          children: new Set(children),
-        });
-        for (const child of children) {
-          next.push(joinPath(path, child));
-        }
-      }
-      level = next;
-    }
-    return tree;
+  /** The subtree at `top` with our watches armed on every node; `null` when `top` does not exist. */
+  private loadTree(top: string): Promise<Map<string, MirrorNode> | null> {
+    return loadSubtree(this.requests, top, path => this.watcherFor(path));
   }
 
   private watcherFor(path: string): ZkWatcher {

@@ -179,7 +179,10 @@ interface Serializable {
 }
 
 /** Request.toBuffer with a pooled buffer (the library allocates an unpooled one per request). */
-function toBufferPooled(this: { header: Serializable | null; payload: Serializable | null }): Buffer {
+function toBufferPooled(this: {
+  header: Serializable | null;
+  payload: Serializable | null;
+}): Buffer {
   const size = (this.header?.byteLength() ?? 0) + (this.payload?.byteLength() ?? 0);
   const buffer = Buffer.allocUnsafe(size + 4);
   buffer.writeInt32BE(size, 0);

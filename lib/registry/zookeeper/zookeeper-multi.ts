@@ -126,7 +126,13 @@ async function expand(requests: ZkRequests, ops: readonly TxnOp[]): Promise<ZkMu
         });
         break;
       case 'setData':
-        out.push({ kind: 'setData', path: op.path, data: Buffer.from(op.value, 'utf8'), version: op.version, source });
+        out.push({
+          kind: 'setData',
+          path: op.path,
+          data: Buffer.from(op.value, 'utf8'),
+          version: op.version,
+          source,
+        });
         break;
       case 'delete': {
         const subtree = await requests.listSubtree(op.path);
@@ -157,7 +163,8 @@ export async function commitTransaction(
     }
     const failed = expanded[outcome.index] as ZkMultiOp;
     const subtreeRace =
-      failed.kind === 'delete' && (failed.descendant === true || outcome.cause instanceof NotEmptyError);
+      failed.kind === 'delete' &&
+      (failed.descendant === true || outcome.cause instanceof NotEmptyError);
     if (subtreeRace && attempt < SUBTREE_RACE_ATTEMPTS) {
       continue;
     }

@@ -62,7 +62,11 @@ interface TransactionProto {
 
 function patchTransactionVersions(): void {
   // Transaction is not exported; reach its prototype through an unconnected client (no socket, no timer).
-  const probe = zk.createClient('127.0.0.1:1', { sessionTimeout: 10_000, spinDelay: 1000, retries: 0 });
+  const probe = zk.createClient('127.0.0.1:1', {
+    sessionTimeout: 10_000,
+    spinDelay: 1000,
+    retries: 0,
+  });
   const proto = Object.getPrototypeOf(probe.transaction()) as TransactionProto;
   const { check, setData, remove } = proto;
 
@@ -72,7 +76,11 @@ function patchTransactionVersions(): void {
       op.version = version === undefined ? -1 : version;
     }
   };
-  proto.check = function checkPatched(this: ZkTransaction, path: string, version?: number): ZkTransaction {
+  proto.check = function checkPatched(
+    this: ZkTransaction,
+    path: string,
+    version?: number,
+  ): ZkTransaction {
     check.call(this, path, -1);
     fixLastVersion(this, version);
     return this;
@@ -87,7 +95,11 @@ function patchTransactionVersions(): void {
     fixLastVersion(this, version);
     return this;
   };
-  proto.remove = function removePatched(this: ZkTransaction, path: string, version?: number): ZkTransaction {
+  proto.remove = function removePatched(
+    this: ZkTransaction,
+    path: string,
+    version?: number,
+  ): ZkTransaction {
     remove.call(this, path, -1);
     fixLastVersion(this, version);
     return this;
@@ -145,7 +157,9 @@ export function hardenClient(client: ZkClient): HardenedClient {
         firstAttempt = false;
         process.nextTick(() => pick(false));
       } else {
-        const pause = RECONNECT_PAUSE_MIN_MS + Math.random() * (RECONNECT_PAUSE_MAX_MS - RECONNECT_PAUSE_MIN_MS);
+        const pause =
+          RECONNECT_PAUSE_MIN_MS +
+          Math.random() * (RECONNECT_PAUSE_MAX_MS - RECONNECT_PAUSE_MIN_MS);
         spinTimer = setTimeout(() => pick(false), pause);
       }
     }
@@ -171,7 +185,13 @@ export function hardenClient(client: ZkClient): HardenedClient {
     }
     chunks.push(chunk);
     buffered += chunk.length;
-    while (buffered >= 4 && !dead && socket !== undefined && !socket.destroyed && cm.socket === socket) {
+    while (
+      buffered >= 4 &&
+      !dead &&
+      socket !== undefined &&
+      !socket.destroyed &&
+      cm.socket === socket
+    ) {
       let head = chunks[0] as Buffer;
       if (head.length < 4) {
         head = Buffer.concat(chunks, buffered);
@@ -241,7 +261,10 @@ export function hardenClient(client: ZkClient): HardenedClient {
       }
     },
     isConnecting(): boolean {
-      return !dead && (cm.state === ZkManagerState.CONNECTING || cm.state === ZkManagerState.DISCONNECTED);
+      return (
+        !dead &&
+        (cm.state === ZkManagerState.CONNECTING || cm.state === ZkManagerState.DISCONNECTED)
+      );
     },
     lastSocketError(): string | null {
       return lastError;

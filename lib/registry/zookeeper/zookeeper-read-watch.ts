@@ -58,7 +58,10 @@ export class ReadWatches {
       return null;
     }
     const stale =
-      generation !== this.session.generation || epoch !== this.epoch || firedDuring || !this.session.connected;
+      generation !== this.session.generation ||
+      epoch !== this.epoch ||
+      firedDuring ||
+      !this.session.connected;
     if (stale) {
       queueMicrotask(() => safeCall(onInvalidate));
     } else {

@@ -152,7 +152,11 @@ export class ZkRequests {
 export const READ_CONCURRENCY = 1000;
 
 /** `Promise.all(items.map(fn))` with at most `limit` calls pending at a time; results in input order. */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+export async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;
   let failed = false;

@@ -1,24 +1,22 @@
-import type { Socket } from 'net';
-import { performance } from 'perf_hooks';
 import {
   ClosedError,
   ConnectionLossError,
-  CoordinationError,
-  OperationTimeoutError,
   RegistryAuthError,
   RegistryConnectionError,
   SessionExpiredError,
 } from '../../errors';
+import type { CoordinationError } from '../../errors';
 import { Deferred } from '../../internal/async';
 import type { Credentials } from '../options';
 import type { ConnectionState } from '../registry-center';
-import { digestAuth } from './zookeeper-acl';
-import { zk, ZkCode } from './zookeeper-client-types';
+import { ZkCode } from './zookeeper-client-types';
 import type { ZkClient } from './zookeeper-client-types';
-import { translateZkError, zkErrorCode } from './zookeeper-errors';
+import { ZkConnection } from './zookeeper-connection';
+import type { Done } from './zookeeper-connection';
 import type { ZkErrorContext } from './zookeeper-errors';
-import { hardenClient, installZooKeeperPatches } from './zookeeper-patches';
-import type { HardenedClient } from './zookeeper-patches';
+import { installZooKeeperPatches } from './zookeeper-patches';
+import { monotonicNow, ZkWatchdog } from './zookeeper-watchdog';
+import type { WatchdogHost } from './zookeeper-watchdog';
 
 /**
  * Client lifecycle and connection-state machine of the ZooKeeper backend (reference §1.6, §1.9, §4.2).
@@ -34,7 +32,8 @@ import type { HardenedClient } from './zookeeper-patches';
  *   a SESSION_EXPIRED reply. After LOST the dead client is disarmed and a brand-new client builds a new
  *   session by itself; its first connection is reported as RECONNECTED with a new session id.
  * - Every request has a deadline, fails at once when no live connection exists (ConnectionLossError while
- *   the session may live, SessionExpiredError after LOST), and is failed when its client is retired.
+ *   the session may live, SessionExpiredError after LOST), and is failed when its client is retired
+ *   (zookeeper-connection.ts).
  *
  * States are reported only after `markReady()` (the driver calls it once the namespace is usable), never
  * twice in a row, and never after `close()`.
@@ -48,31 +47,9 @@ export interface ZooKeeperSessionConfig {
 }
 
 type Phase = 'LATENT' | ConnectionState | 'CLOSED';
-type Done<T> = (error: unknown, value: T) => void;
 
-interface Pending {
-  fail(err: CoordinationError): void;
-}
-
-interface ClientSlot {
-  readonly client: ZkClient;
-  readonly hardened: HardenedClient;
-  readonly generation: number;
-  readonly pending: Set<Pending>;
-  connected: boolean;
-  dead: boolean;
-  sessionId: string | null;
-  connectingSince: number | null;
-  onSocketGone: (() => void) | null;
-}
-
-/** Grace for the closeSession round trip at `close()`. */
-const CLOSE_GRACE_MS = 2000;
-
-const monotonicNow = (): number => performance.now();
-
-export class ZooKeeperSession {
-  private slot: ClientSlot | null = null;
+export class ZooKeeperSession implements WatchdogHost {
+  private slot: ZkConnection | null = null;
   private generationCounter = 0;
   private phase: Phase = 'LATENT';
   private ready = false;
@@ -81,15 +58,10 @@ export class ZooKeeperSession {
   private lastReported: ConnectionState | null = null;
   private listener: ((state: ConnectionState) => void) | null = null;
   private readonly hooks = new Set<(state: ConnectionState) => void>();
-  private lastServerContact = 0;
   private negotiatedMs: number;
-  private watchdog: NodeJS.Timeout | null = null;
-  private watchdogPeriodMs = 0;
-  private lastTickAt = 0;
-  private heartbeatInFlight = false;
+  private readonly watchdog = new ZkWatchdog(this);
   private waiters: Deferred<void>[] = [];
   private connectFailure: CoordinationError | null = null;
-  private corked: Socket | null = null;
 
   constructor(private readonly config: ZooKeeperSessionConfig) {
     installZooKeeperPatches();
@@ -145,7 +117,7 @@ export class ZooKeeperSession {
       return;
     }
     this.newClient();
-    this.restartWatchdog();
+    this.watchdog.start(this.negotiatedMs);
   }
 
   /** Resolves once the current client is connected; rejects when connecting has failed for good or closed. */
@@ -217,7 +189,7 @@ export class ZooKeeperSession {
     this.phase = 'CLOSED';
     this.listener = null;
     this.hooks.clear();
-    this.stopWatchdog();
+    this.watchdog.stop();
     const waiters = this.waiters.splice(0);
     if (waiters.length > 0) {
       const err = this.connectFailure ?? this.connectError();
@@ -229,172 +201,69 @@ export class ZooKeeperSession {
     if (slot === null) {
       return;
     }
-    this.failPending(slot, new ClosedError('ZooKeeper driver'));
-    if (slot.connected && !slot.dead) {
-      // closeSession: the server deletes our ephemerals at once. Bounded: a dead link must not block close().
-      await new Promise<void>(resolve => {
-        const timer = setTimeout(resolve, Math.min(CLOSE_GRACE_MS, this.config.requestTimeoutMs));
-        slot.onSocketGone = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-        try {
-          slot.client.close();
-        } catch {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-    }
-    this.retire(slot);
+    await slot.close(new ClosedError('ZooKeeper driver'), this.config.requestTimeoutMs);
   }
 
   private invoke<T>(
-    slot: ClientSlot,
+    slot: ZkConnection,
     ctx: ZkErrorContext,
     invoke: (client: ZkClient, done: Done<T>) => void,
     timeoutMs: number,
   ): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      let settled = false;
-      const entry: Pending = { fail: err => settle(err, undefined) };
-      const timer = setTimeout(() => {
-        const what = ctx.path === undefined ? ctx.op : `${ctx.op} ${ctx.path}`;
-        settle(new OperationTimeoutError(`ZooKeeper ${what}`, timeoutMs, { path: ctx.path }), undefined);
-      }, timeoutMs);
-      function settle(err: CoordinationError | null, value: T | undefined): void {
-        if (settled) {
-          return;
-        }
-        settled = true;
-        clearTimeout(timer);
-        slot.pending.delete(entry);
-        if (err === null) {
-          resolve(value as T);
-        } else {
-          reject(err);
-        }
+    return slot.request(ctx, invoke, timeoutMs, code => {
+      if (slot !== this.slot || slot.dead) {
+        return;
       }
-      slot.pending.add(entry);
-      this.cork(slot);
-      try {
-        invoke(slot.client, (error, value) => {
-          if (settled) {
-            return;
-          }
-          if (error === null || error === undefined) {
-            this.touch(slot);
-            settle(null, value);
-            return;
-          }
-          const code = zkErrorCode(error);
-          if (code !== undefined && code !== ZkCode.CONNECTION_LOSS) {
-            this.touch(slot);
-          }
-          if (code === ZkCode.SESSION_EXPIRED && slot === this.slot && !slot.dead) {
-            queueMicrotask(() => this.sessionLost(slot));
-          } else if (code === ZkCode.SESSION_MOVED && slot === this.slot) {
-            slot.hardened.dropConnection();
-          }
-          settle(translateZkError(error, ctx), undefined);
-        });
-      } catch (e) {
-        settle(translateZkError(e, ctx), undefined);
+      if (code !== ZkCode.CONNECTION_LOSS) {
+        this.watchdog.contact(); // a reply from the server (CONNECTION_LOSS is local)
       }
-    });
-  }
-
-  /**
-   * Requests issued in one tick leave in one write: the library writes every packet separately, and 20 000
-   * reads of a cache load spent most of their time in write syscalls.
-   */
-  private cork(slot: ClientSlot): void {
-    const socket = slot.client.connectionManager.socket;
-    if (socket === undefined || socket.destroyed || this.corked === socket) {
-      return;
-    }
-    this.corked = socket;
-    socket.cork();
-    process.nextTick(() => {
-      this.corked = null;
-      socket.uncork();
+      if (code === ZkCode.SESSION_EXPIRED) {
+        queueMicrotask(() => this.sessionLost(slot));
+      } else if (code === ZkCode.SESSION_MOVED) {
+        slot.hardened.dropConnection();
+      }
     });
   }
 
   private unavailable(ctx: ZkErrorContext): CoordinationError {
     const what = ctx.path === undefined ? ctx.op : `${ctx.op} ${ctx.path}`;
     if (this.phase === 'LOST') {
-      return new SessionExpiredError(`${what}: the ZooKeeper session was lost; a new one is being established`, {
+      return new SessionExpiredError(
+        `${what}: the ZooKeeper session was lost; a new one is being established`,
+        {
+          path: ctx.path,
+        },
+      );
+    }
+    return new ConnectionLossError(
+      `${what}: not connected to ZooKeeper (${this.config.servers.join(',')})`,
+      {
         path: ctx.path,
-      });
-    }
-    return new ConnectionLossError(`${what}: not connected to ZooKeeper (${this.config.servers.join(',')})`, {
-      path: ctx.path,
-    });
-  }
-
-  private touch(slot: ClientSlot): void {
-    if (slot === this.slot) {
-      this.lastServerContact = monotonicNow();
-    }
+      },
+    );
   }
 
   private newClient(): void {
     this.generationCounter += 1;
-    const client = zk.createClient(this.config.servers.join(','), {
-      sessionTimeout: this.config.sessionTimeoutMs,
-      spinDelay: 1000,
-      retries: 0, // never resend (duplicate sequential nodes, spurious NODE_EXISTS)
-    });
-    const slot: ClientSlot = {
-      client,
-      hardened: hardenClient(client),
-      generation: this.generationCounter,
-      pending: new Set(),
-      connected: false,
-      dead: false,
-      sessionId: null,
-      connectingSince: null,
-      onSocketGone: null,
-    };
-    if (this.config.auth !== undefined) {
-      client.addAuthInfo('digest', digestAuth(this.config.auth));
-    }
-    const current = (): boolean => !slot.dead && slot === this.slot && !this.closed;
-    client.on('connected', () => {
-      if (current()) {
-        this.onConnected(slot);
-      }
-    });
-    client.on('disconnected', () => {
-      slot.onSocketGone?.();
-      if (current()) {
-        this.onDisconnected(slot);
-      }
-    });
-    client.on('expired', () => {
-      if (current()) {
-        this.sessionLost(slot);
-      }
-    });
-    client.on('authenticationFailed', () => {
-      if (current()) {
-        this.onAuthFailed(slot);
-      }
-    });
+    const slot = new ZkConnection(this.config, this.generationCounter);
+    const current = (): boolean => slot === this.slot && !this.closed;
+    slot.on('connected', () => current() && this.onConnected(slot));
+    slot.on('disconnected', () => current() && this.onDisconnected(slot));
+    slot.on('expired', () => current() && this.sessionLost(slot));
+    slot.on('authenticationFailed', () => current() && this.onAuthFailed(slot));
     this.slot = slot;
-    client.connect();
+    slot.connect();
   }
 
-  private onConnected(slot: ClientSlot): void {
+  private onConnected(slot: ZkConnection): void {
     slot.connected = true;
     slot.connectingSince = null;
     slot.sessionId = slot.client.getSessionId().toString('hex');
-    this.lastServerContact = monotonicNow();
+    this.watchdog.contact();
     const negotiated = slot.client.getSessionTimeout();
     if (negotiated > 0 && negotiated !== this.negotiatedMs) {
       this.negotiatedMs = negotiated;
-      this.restartWatchdog();
+      this.watchdog.start(negotiated);
     }
     if (this.ready && (this.phase === 'SUSPENDED' || this.phase === 'LOST')) {
       this.setPhase('RECONNECTED');
@@ -404,7 +273,7 @@ export class ZooKeeperSession {
     }
   }
 
-  private onDisconnected(slot: ClientSlot): void {
+  private onDisconnected(slot: ZkConnection): void {
     slot.connected = false;
     slot.connectingSince ??= monotonicNow();
     if (this.phase === 'CONNECTED' || this.phase === 'RECONNECTED') {
@@ -412,7 +281,7 @@ export class ZooKeeperSession {
     }
   }
 
-  private onAuthFailed(slot: ClientSlot): void {
+  private onAuthFailed(slot: ZkConnection): void {
     if (!this.ready) {
       this.connectFailure = new RegistryAuthError(
         `ZooKeeper at ${this.config.servers.join(',')} rejected the credentials` +
@@ -428,32 +297,49 @@ export class ZooKeeperSession {
   }
 
   /** The session is gone (server said so, or no contact for T): report LOST and build a new client. */
-  private sessionLost(slot: ClientSlot): void {
+  private sessionLost(slot: ZkConnection): void {
     if (slot !== this.slot || slot.dead || this.closed) {
       return;
     }
     if (this.phase === 'CONNECTED' || this.phase === 'RECONNECTED') {
       this.setPhase('SUSPENDED');
     }
-    slot.connected = false;
-    this.retire(slot);
+    slot.retire(
+      new SessionExpiredError('the ZooKeeper session ended before the request completed'),
+    );
     if (this.ready) {
       this.setPhase('LOST');
     }
     this.newClient();
   }
 
-  private retire(slot: ClientSlot): void {
-    slot.dead = true;
-    slot.connected = false;
-    this.failPending(slot, new SessionExpiredError('the ZooKeeper session ended before the request completed'));
-    slot.hardened.disarm();
+  // WatchdogHost
+
+  get connection(): ZkConnection | null {
+    return this.closed ? null : this.slot;
   }
 
-  private failPending(slot: ClientSlot, err: CoordinationError): void {
-    for (const p of [...slot.pending]) {
-      p.fail(err);
+  get lost(): boolean {
+    return this.phase === 'LOST';
+  }
+
+  readTimedOut(connection: ZkConnection): void {
+    if (connection === this.slot) {
+      this.onDisconnected(connection);
     }
+  }
+
+  sessionTimedOut(connection: ZkConnection): void {
+    this.sessionLost(connection);
+  }
+
+  heartbeat(connection: ZkConnection, timeoutMs: number): Promise<unknown> {
+    return this.invoke<unknown>(
+      connection,
+      { op: 'heartbeat' },
+      (client, done) => client.exists('/zookeeper', undefined, done),
+      timeoutMs,
+    );
   }
 
   private setPhase(state: ConnectionState): void {
@@ -470,77 +356,5 @@ export class ZooKeeperSession {
         // the observer's own bug; the state machine goes on
       }
     }
-  }
-
-  private restartWatchdog(): void {
-    this.stopWatchdog();
-    if (this.closed) {
-      return;
-    }
-    this.watchdogPeriodMs = Math.max(20, Math.floor(this.negotiatedMs / 10));
-    this.lastTickAt = monotonicNow();
-    this.watchdog = setInterval(() => this.tick(), this.watchdogPeriodMs);
-  }
-
-  private stopWatchdog(): void {
-    if (this.watchdog !== null) {
-      clearInterval(this.watchdog);
-      this.watchdog = null;
-    }
-  }
-
-  private tick(): void {
-    const slot = this.slot;
-    if (this.closed || slot === null || slot.dead) {
-      return;
-    }
-    const now = monotonicNow();
-    const stalled = now - this.lastTickAt > 2 * this.watchdogPeriodMs;
-    this.lastTickAt = now;
-    if (stalled) {
-      // Our event loop was blocked: replies may sit unread in the socket. Judge after the next I/O round.
-      return;
-    }
-    const t = this.negotiatedMs;
-    const silentFor = now - this.lastServerContact;
-    if (slot.connected) {
-      if (silentFor >= (2 * t) / 3) {
-        // Read timeout: the library would sit on a silent socket forever.
-        this.onDisconnected(slot);
-        slot.connectingSince = now;
-        slot.hardened.dropConnection();
-        return;
-      }
-      this.heartbeat(slot);
-      return;
-    }
-    if (slot.sessionId !== null && silentFor >= t && this.phase !== 'LOST') {
-      this.sessionLost(slot);
-      return;
-    }
-    if (slot.hardened.isConnecting()) {
-      slot.connectingSince ??= now;
-      if (now - slot.connectingSince >= Math.max(200, t / 3)) {
-        slot.connectingSince = now;
-        slot.hardened.dropConnection();
-      }
-    }
-  }
-
-  private heartbeat(slot: ClientSlot): void {
-    if (this.heartbeatInFlight) {
-      return;
-    }
-    this.heartbeatInFlight = true;
-    this.invoke<unknown>(
-      slot,
-      { op: 'heartbeat' },
-      (client, done) => client.exists('/zookeeper', undefined, done),
-      this.negotiatedMs,
-    )
-      .catch(() => undefined)
-      .finally(() => {
-        this.heartbeatInFlight = false;
-      });
   }
 }
