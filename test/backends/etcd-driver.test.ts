@@ -14,7 +14,7 @@ import type { FeedSink, NodeData } from '../../lib/registry/driver';
 import { createEtcdClient } from '../../lib/registry/etcd/etcd-client';
 import { EtcdDriver } from '../../lib/registry/etcd/etcd-driver';
 import { EtcdKeys } from '../../lib/registry/etcd/etcd-keys';
-import { ResumableWatch } from '../../lib/registry/etcd/etcd-watch';
+import { ResumableWatch, WatchSource } from '../../lib/registry/etcd/etcd-watch';
 import type { EtcdRegistryOptions } from '../../lib/registry/options';
 import type { ConnectionState } from '../../lib/registry/registry-center';
 import type { TxnOp } from '../../lib/registry/txn';
@@ -419,7 +419,7 @@ describe('etcd driver (real etcd)', function () {
       const progress = new EventQueue<number>();
       let atCut = -1;
       const watch = new ResumableWatch(
-        client,
+        new WatchSource(client),
         keys.descendants('/w'),
         start + 1n,
         {
@@ -659,6 +659,39 @@ describe('etcd driver (real etcd)', function () {
       expect(await driver.createSequential('/secure/s-', '', false)).to.equal(
         '/secure/s-0000000000',
       );
+    });
+
+    it('keeps watching after the auth token expired (new watch stream with a fresh token)', async function () {
+      this.timeout(ms(40_000));
+      const secured = await EtcdServer.start({ extraArgs: ['--auth-token-ttl=2'] });
+      extraServers.push(secured);
+      const auth = { username: 'shard', password: 'good' };
+      await secured.enableAuth('rootpw', { name: auth.username, password: auth.password });
+      const proxy = await TcpProxy.start(secured.clientPort);
+      proxies.push(proxy);
+      const ns = uniqueNamespace();
+      const { driver: reader } = await connect(ns, {
+        hosts: [proxy.endpoint],
+        auth,
+        leaseTtlSeconds: 3,
+      });
+      const { driver: writer } = await connect(ns, { hosts: [secured.endpoint], auth });
+      const early = new RecordingSink();
+      await reader.openFeed('/f', early).ready;
+      // Token expiry is server-internal time with no event to await: let the 2 s token TTL pass.
+      await new Promise(resolve => setTimeout(resolve, 3000));
+      // A watch created on the old stream is refused ("invalid auth token") until a new stream is used.
+      const late = new RecordingSink();
+      await reader.openFeed('/f', late).ready;
+      await writer.put('/f/a', '1', 'PERSISTENT');
+      await late.until(() => late.state.has('/f/a'), ms(5000), 'the new feed to see /f/a');
+      await early.until(() => early.state.has('/f/a'), ms(5000), 'the old feed to see /f/a');
+      // And after the streams drop and reconnect with whatever token is cached.
+      proxy.setMode('refuse');
+      proxy.setMode('pass');
+      await writer.put('/f/b', '2', 'PERSISTENT');
+      await late.until(() => late.state.has('/f/b'), ms(10_000), 'the new feed to see /f/b');
+      await early.until(() => early.state.has('/f/b'), ms(10_000), 'the old feed to see /f/b');
     });
   });
 });

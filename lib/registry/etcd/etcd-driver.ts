@@ -23,7 +23,7 @@ import { EtcdKeys } from './etcd-keys';
 import { EtcdKv } from './etcd-kv';
 import { EtcdSession } from './etcd-session';
 import { commitTxn } from './etcd-txn';
-import type { WatchHealth } from './etcd-watch';
+import { type WatchHealth, WatchSource } from './etcd-watch';
 
 /** etcd raises shorter lease TTLs to 2 s (1.5 × its election timeout). */
 const MIN_LEASE_TTL_SECONDS = 2;
@@ -55,6 +55,7 @@ export class EtcdDriver implements RegistryDriver {
   private readonly invalidation: EtcdInvalidation;
   private readonly feeds = new Set<EtcdFeed>();
   private readonly health: WatchHealth;
+  private readonly watchSource: WatchSource;
   private readonly connectTimeoutMs: number;
   private listener: (state: ConnectionState) => void = () => undefined;
   private readonly closeController = new AbortController();
@@ -93,7 +94,8 @@ export class EtcdDriver implements RegistryDriver {
       description: this.description,
       requestTimeoutMs,
     });
-    this.invalidation = new EtcdInvalidation(this.client, this.kv, this.keys, this.health);
+    this.watchSource = new WatchSource(this.client);
+    this.invalidation = new EtcdInvalidation(this.watchSource, this.kv, this.keys, this.health);
   }
 
   private onSessionState(state: ConnectionState): void {
@@ -214,7 +216,7 @@ export class EtcdDriver implements RegistryDriver {
 
   openFeed(root: string, sink: FeedSink): FeedHandle {
     this.ensureOpen();
-    const feed = new EtcdFeed(this.client, this.kv, this.keys, root, sink, this.health, f =>
+    const feed = new EtcdFeed(this.watchSource, this.kv, this.keys, root, sink, this.health, f =>
       this.feeds.delete(f),
     );
     this.feeds.add(feed);

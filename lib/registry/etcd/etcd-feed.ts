@@ -1,4 +1,4 @@
-import type { Etcd3, IEvent } from 'etcd3';
+import type { IEvent } from 'etcd3';
 import type { CoordinationError } from '../../errors';
 import { Deferred } from '../../internal/async';
 import { isUnder } from '../../internal/paths';
@@ -6,7 +6,7 @@ import type { FeedHandle, FeedSink } from '../driver';
 import type { EtcdKv } from './etcd-kv';
 import { toNodeData } from './etcd-ops';
 import type { EtcdKeys } from './etcd-keys';
-import { ResumableWatch, type WatchHealth } from './etcd-watch';
+import { ResumableWatch, type WatchHealth, type WatchSource } from './etcd-watch';
 
 /**
  * `openFeed` on etcd (zk-etcd-clients.md §4.4 "Tree cache"): one paged snapshot of the subtree at one
@@ -40,7 +40,7 @@ export class EtcdFeed implements FeedHandle {
   private stale = false;
 
   constructor(
-    private readonly client: Etcd3,
+    private readonly source: WatchSource,
     private readonly kv: EtcdKv,
     private readonly keys: EtcdKeys,
     private readonly root: string,
@@ -103,7 +103,7 @@ export class EtcdFeed implements FeedHandle {
         this.sink.reset(nodes);
         if (this.watch === null) {
           this.watch = new ResumableWatch(
-            this.client,
+            this.source,
             this.keys.subtreeWatchRange(this.root),
             revision + 1n,
             {

@@ -1,8 +1,8 @@
-import type { Etcd3, IEvent } from 'etcd3';
+import type { IEvent } from 'etcd3';
 import type { NodeData } from '../driver';
 import type { EtcdKeys } from './etcd-keys';
 import type { EtcdKv } from './etcd-kv';
-import { ResumableWatch, type WatchHealth } from './etcd-watch';
+import { ResumableWatch, type WatchHealth, type WatchSource } from './etcd-watch';
 
 /**
  * `readWatched` on etcd: ONE lazily started watch over the whole namespace, used only to invalidate the
@@ -26,7 +26,7 @@ export class EtcdInvalidation {
   private closed = false;
 
   constructor(
-    private readonly client: Etcd3,
+    private readonly source: WatchSource,
     private readonly kv: EtcdKv,
     private readonly keys: EtcdKeys,
     private readonly health: WatchHealth,
@@ -92,7 +92,7 @@ export class EtcdInvalidation {
         }
         const range = this.keys.subtreeWatchRange('/');
         this.watch = new ResumableWatch(
-          this.client,
+          this.source,
           range,
           revision + 1n,
           {

@@ -1,4 +1,12 @@
-import type { EtcdError, Etcd3, IEvent, IWatchResponse, Watcher } from 'etcd3';
+import {
+  type EtcdError,
+  type Etcd3,
+  EtcdInvalidAuthTokenError,
+  type IEvent,
+  type IWatchResponse,
+  type Namespace,
+  type Watcher,
+} from 'etcd3';
 import type { KeyRange } from './etcd-keys';
 
 /**
@@ -36,6 +44,36 @@ export interface WatchHealth {
 const RESUME_BACKOFF_MIN_MS = 50;
 const RESUME_BACKOFF_MAX_MS = 1_000;
 
+/**
+ * Where watchers are created: normally the client's one root Namespace (one watch manager, one gRPC watch
+ * stream for everything). etcd3 authenticates a watch stream once, with the token cached when the stream was
+ * opened, and etcd checks that token on every watch CREATE on the stream; once it expires (simple tokens,
+ * `--auth-token-ttl`, 300 s by default) every new or re-created watcher is cancelled with "invalid auth
+ * token" forever (zk-etcd-clients.md §0.14). Then {@link renew} switches to a fresh Namespace: its watch
+ * manager opens a new stream with the token that the next unary call refreshed. The old stream lives on for
+ * the watchers still on it and is cancelled by etcd3 when the last of them is cancelled.
+ */
+export class WatchSource {
+  private namespace: Namespace;
+  private generation = 0;
+
+  constructor(private readonly client: Etcd3) {
+    this.namespace = client;
+  }
+
+  current(): { namespace: Namespace; generation: number } {
+    return { namespace: this.namespace, generation: this.generation };
+  }
+
+  /** The stream of `generation` has a stale token: use a new stream from now on (once per generation). */
+  renew(generation: number): void {
+    if (generation === this.generation) {
+      this.generation++;
+      this.namespace = this.client.namespace('');
+    }
+  }
+}
+
 export class ResumableWatch {
   private watcher: Watcher | null = null;
   private nextRevision: bigint;
@@ -45,7 +83,7 @@ export class ResumableWatch {
   private closed = false;
 
   constructor(
-    private readonly client: Etcd3,
+    private readonly source: WatchSource,
     private readonly range: KeyRange,
     startRevision: bigint,
     private readonly hooks: WatchHooks,
@@ -81,7 +119,8 @@ export class ResumableWatch {
   }
 
   private create(): void {
-    const watcher = this.client
+    const { namespace, generation } = this.source.current();
+    const watcher = namespace
       .watch()
       .inRange({ start: this.range.start, end: this.range.end })
       .startRevision(this.nextRevision.toString())
@@ -108,6 +147,9 @@ export class ResumableWatch {
       if (current()) {
         this.watcher = null; // etcd3 has already dropped it
         this.setDisconnected(false);
+        if (err instanceof EtcdInvalidAuthTokenError || /invalid auth token/i.test(err.message)) {
+          this.source.renew(generation);
+        }
         this.hooks.onCanceled(err);
       }
     });
