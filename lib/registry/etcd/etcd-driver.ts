@@ -165,7 +165,12 @@ export class EtcdDriver implements RegistryDriver {
     this.closeController.abort(new ClosedError(this.description));
     const watches = [...this.feeds].map(f => f.closeAndWait());
     watches.push(this.invalidation.close());
-    await Promise.race([Promise.all(watches), delay(CLOSE_WATCH_WAIT_MS)]);
+    const waited = new AbortController();
+    await Promise.race([
+      Promise.all(watches),
+      delay(CLOSE_WATCH_WAIT_MS, waited.signal).catch(() => undefined),
+    ]);
+    waited.abort(); // no timer may outlive close()
     await this.session.close(); // revokes the lease: our ephemeral keys vanish now
     this.client.close();
   }
