@@ -20,6 +20,7 @@ import type { ConnectionState } from '../../lib/registry/registry-center';
 import type { TxnOp } from '../../lib/registry/txn';
 import { expireEtcdSession } from '../harness/etcd-expire';
 import { EtcdServer } from '../harness/etcd-server';
+import { TlsEtcdServer } from '../harness/etcd-tls';
 import { EventQueue } from '../harness/events';
 import { freePort } from '../harness/free-port';
 import { uniqueNamespace } from '../harness/namespace';
@@ -659,6 +660,38 @@ describe('etcd driver (real etcd)', function () {
       expect(await driver.createSequential('/secure/s-', '', false)).to.equal(
         '/secure/s-0000000000',
       );
+    });
+
+    it('connects over mutual TLS with ca/cert/key, and fails without a client certificate', async function () {
+      this.timeout(ms(40_000));
+      const secured = await TlsEtcdServer.start();
+      cleanups.push(() => secured.stop());
+      const { ca, clientCert: cert, clientKey: key } = secured.tls;
+      const ns = uniqueNamespace();
+      // The server is still starting: connect() retries until it answers.
+      const { driver } = await connect(ns, {
+        hosts: [secured.endpoint],
+        tls: { ca, cert, key },
+        connectTimeoutMs: ms(20_000),
+      });
+      await driver.put('/tls/a', 'x', 'EPHEMERAL');
+      const sink = new RecordingSink();
+      await driver.openFeed('/tls', sink).ready;
+      expect(sink.values()).to.deep.equal({ '/tls': '', '/tls/a': 'x' });
+      await driver.put('/tls/b', 'y', 'PERSISTENT');
+      await sink.until(() => sink.state.has('/tls/b'), ms(5000), 'a watch event over TLS');
+
+      const anonymous = create(ns, {
+        hosts: [secured.endpoint],
+        tls: { ca },
+        connectTimeoutMs: 1500,
+      });
+      const err = await anonymous.driver.connect().then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(err).to.be.instanceOf(RegistryConnectionError);
+      expect((err as Error).message).to.include(secured.endpoint);
     });
 
     it('keeps watching after the auth token expired (new watch stream with a fresh token)', async function () {
