@@ -171,6 +171,12 @@ export interface ZkConnectionManager {
   onSocketConnected(): void;
   onSocketError(error: Error): void;
   onSocketData(chunk: Buffer): void;
+  queue(
+    request: unknown,
+    callback: (error: ZkException | null, response: { payload: unknown } | undefined) => void,
+  ): void;
+  registerDataWatcher(path: string, watcher: ZkWatcher): void;
+  registerChildWatcher(path: string, watcher: ZkWatcher): void;
 }
 
 export type ZkClientEvent =

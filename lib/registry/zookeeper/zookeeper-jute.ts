@@ -1,4 +1,5 @@
 import jute from 'node-zookeeper-client/lib/jute';
+import type { ZkClient, ZkException, ZkWatcher } from './zookeeper-client-types';
 
 /**
  * Fast decoders for the responses a cache load is made of (node-zookeeper-client@1.1.3's wire module).
@@ -197,6 +198,44 @@ function toBufferPooled(this: {
     buffer.fill(0, offset); // never send stale pool bytes
   }
   return buffer;
+}
+
+const OP_GET_DATA = 4;
+const OP_GET_CHILDREN2 = 12;
+
+/**
+ * getData / getChildren (GET_CHILDREN2) straight onto the connection manager's queue, as the library's
+ * `Client` methods do minus their retry machinery (an async.whilst loop per request, which we never use:
+ * retries are 0) and a path validation our paths have passed already. The watcher is registered on success,
+ * as the library does. The bulk reads of a cache load go this way.
+ */
+export function queueRead(
+  client: ZkClient,
+  kind: 'getData' | 'getChildren',
+  path: string,
+  watcher: ZkWatcher | undefined,
+  callback: (error: ZkException | null, payload: unknown) => void,
+): void {
+  const cm = client.connectionManager;
+  const payload = new FastPathWatchRequest();
+  payload.path = path;
+  payload.watch = watcher !== undefined;
+  const header = new FastRequestHeader(0, kind === 'getData' ? OP_GET_DATA : OP_GET_CHILDREN2);
+  const RequestClass = jute.Request as new (header: unknown, payload: unknown) => unknown;
+  cm.queue(new RequestClass(header, payload), (error, response) => {
+    if (error) {
+      callback(error, undefined);
+      return;
+    }
+    if (watcher !== undefined) {
+      if (kind === 'getData') {
+        cm.registerDataWatcher(path, watcher);
+      } else {
+        cm.registerChildWatcher(path, watcher);
+      }
+    }
+    callback(null, response?.payload);
+  });
 }
 
 let installed = false;

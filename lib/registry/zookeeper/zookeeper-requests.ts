@@ -1,6 +1,7 @@
 import { NoNodeError } from '../../errors';
 import type { NodeData } from '../driver';
 import type { ZkAcl, ZkStat, ZkWatcher } from './zookeeper-client-types';
+import { queueRead } from './zookeeper-jute';
 import type { ZooKeeperSession } from './zookeeper-session';
 
 /**
@@ -63,7 +64,9 @@ export class ZkRequests {
     const full = this.paths.full(rel);
     try {
       return await this.session.call<DataReply>({ op: 'getData', path: rel }, (client, done) =>
-        client.getData(full, watcher, (err, data, stat) => done(err, { data, stat })),
+        queueRead(client, 'getData', full, watcher, (err, payload) =>
+          done(err, payload as DataReply),
+        ),
       );
     } catch (e) {
       if (e instanceof NoNodeError) {
@@ -78,7 +81,9 @@ export class ZkRequests {
     const full = this.paths.full(rel);
     try {
       return await this.session.call<string[]>({ op: 'getChildren', path: rel }, (client, done) =>
-        client.getChildren(full, watcher, (err, children) => done(err, children)),
+        queueRead(client, 'getChildren', full, watcher, (err, payload) =>
+          done(err, (payload as { children?: string[] } | undefined)?.children ?? []),
+        ),
       );
     } catch (e) {
       if (e instanceof NoNodeError) {
