@@ -20,7 +20,8 @@ import type { ZooKeeperSession } from './zookeeper-session';
  * - Load: the whole subtree, level by level, reads of a level in parallel (getData + getChildren with watches
  *   on every node), then `sink.reset(snapshot)`. A missing root gets an exists watch that notices creation.
  * - NodeDataChanged → re-read → `upsert` (only when mzxid grew); NodeChildrenChanged → re-read the children,
- *   load new child subtrees (`upsert` parents first), `remove` gone ones; NodeDeleted → `remove`.
+ *   load new child subtrees (`upsert` parents first), `remove` gone ones; NodeDeleted → look again (the
+ *   event may be stale: same czxid → plain refresh, re-created → `remove` + load) → `remove`.
  * - Watches are one-shot: one watcher function per node and client generation, re-armed by every read.
  * - After any reconnect (RECONNECTED: same session, whose watches SetWatches may replay, or a new session,
  *   whose watches are all gone) and after any failed step, a full re-read ends in `sink.reset(snapshot)`.
