@@ -3,6 +3,7 @@ import { EtcdDriver } from '../../lib/registry/etcd/etcd-driver';
 import type { BackendFactory } from '../contract/backend-factory';
 import { describeLeaderLatchContract } from '../contract/leader-latch.contract';
 import { describeRegistryCenterContract } from '../contract/registry-center.contract';
+import { describeServerRestartContract } from '../contract/server-restart.contract';
 import { describeTreeCacheContract } from '../contract/tree-cache.contract';
 import { expireEtcdSession } from '../harness/etcd-expire';
 import { EtcdServer } from '../harness/etcd-server';
@@ -74,6 +75,13 @@ describe('etcd backend', function () {
         },
       };
     },
+    restartServer: async () => {
+      if (server === undefined) {
+        throw new Error('the etcd server is not running');
+      }
+      await server.kill();
+      await server.restart();
+    },
   };
 
   before(async function () {
@@ -88,4 +96,5 @@ describe('etcd backend', function () {
   describeRegistryCenterContract(factory);
   describeTreeCacheContract(factory);
   describeLeaderLatchContract(factory);
+  describeServerRestartContract(factory);
 });

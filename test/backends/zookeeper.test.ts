@@ -3,6 +3,7 @@ import { ZooKeeperDriver } from '../../lib/registry/zookeeper/zookeeper-driver';
 import type { BackendFactory } from '../contract/backend-factory';
 import { describeLeaderLatchContract } from '../contract/leader-latch.contract';
 import { describeRegistryCenterContract } from '../contract/registry-center.contract';
+import { describeServerRestartContract } from '../contract/server-restart.contract';
 import { describeTreeCacheContract } from '../contract/tree-cache.contract';
 import { TcpProxy } from '../harness/tcp-proxy';
 import { expireZooKeeperSession } from '../harness/zookeeper-expire';
@@ -71,6 +72,10 @@ describe('ZooKeeper backend', function () {
         },
       };
     },
+    restartServer: async () => {
+      await running().kill();
+      await running().restart();
+    },
   };
 
   before(async function () {
@@ -85,4 +90,5 @@ describe('ZooKeeper backend', function () {
   describeRegistryCenterContract(factory);
   describeTreeCacheContract(factory);
   describeLeaderLatchContract(factory);
+  describeServerRestartContract(factory);
 });

@@ -29,4 +29,6 @@ export interface BackendFactory {
   expireSession(registry: DrivenRegistryCenter): Promise<void>;
   /** A connected client of `namespace` behind a connection that can be cut. */
   createCuttable(namespace: string): Promise<CuttableClient>;
+  /** SIGKILL the server and start it again on the same port and data (real servers only). */
+  restartServer?(): Promise<void>;
 }
