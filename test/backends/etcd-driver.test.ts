@@ -694,6 +694,84 @@ describe('etcd driver (real etcd)', function () {
       expect((err as Error).message).to.include(secured.endpoint);
     });
 
+    it('works with a role limited to its namespace, and a refused watch does not stall the others', async function () {
+      this.timeout(ms(40_000));
+      const secured = await EtcdServer.start();
+      extraServers.push(secured);
+      const ns = uniqueNamespace();
+      const auth = { username: 'scoped', password: 'pw' };
+      await secured.enableAuth('rootpw', {
+        name: auth.username,
+        password: auth.password,
+        prefix: `/shardline/${ns}/`,
+      });
+      await secured.etcdctl([
+        'role',
+        'grant-permission',
+        'scoped-rw',
+        'readwrite',
+        `/shardline/__meta/${ns}/`,
+        '--prefix=true',
+      ]);
+      const { driver } = await connect(ns, { hosts: [secured.endpoint], auth });
+      const { driver: writer } = await connect(ns, { hosts: [secured.endpoint], auth });
+      const sink = new RecordingSink();
+      await driver.openFeed('/', sink).ready;
+      await writer.put('/jobs/a', '1', 'EPHEMERAL');
+      await sink.until(() => sink.state.has('/jobs/a'), ms(5000), 'a root feed event');
+      expect(await driver.createSequential('/jobs/seq-', '', true)).to.equal(
+        '/jobs/seq-0000000000',
+      );
+      const invalidated = new EventQueue<string>();
+      await driver.readWatched('/jobs/a', () => invalidated.push('/jobs/a'));
+      await writer.update('/jobs/a', '2');
+      await invalidated.take(ms(5000), 'the invalidation of /jobs/a');
+
+      // etcd refuses a watch outside the role in its create response; etcd3 would then never send the
+      // creates queued behind it on the same stream.
+      const client = createEtcdClient(
+        { type: 'etcd', namespace: ns, hosts: [secured.endpoint], auth },
+        2000,
+      );
+      cleanups.push(() => client.close());
+      const source = new WatchSource(client);
+      const keys = new EtcdKeys(ns);
+      const all = keys.descendants('/');
+      const start = BigInt(
+        (await client.kv.range({ key: all.start, range_end: all.end, count_only: true })).header
+          .revision,
+      );
+      const refused = new EventQueue<string>();
+      const seen = new EventQueue<string>();
+      const noHealth = { reportWatchLoss: () => undefined, reportWatchRestored: () => undefined };
+      const forbidden = new ResumableWatch(
+        source,
+        new EtcdKeys(`${ns}-other`).descendants('/'),
+        start + 1n,
+        { onEvents: () => undefined, onCanceled: err => refused.push(err.message) },
+        noHealth,
+        true,
+      );
+      const allowed = new ResumableWatch(
+        source,
+        keys.descendants('/jobs'),
+        start + 1n,
+        {
+          onEvents: events => events.forEach(ev => seen.push(keys.pathOf(ev.kv.key) ?? '?')),
+          onCanceled: err => seen.push(`canceled ${err.message}`),
+        },
+        noHealth,
+        true,
+      );
+      cleanups.push(
+        () => forbidden.close(),
+        () => allowed.close(),
+      );
+      expect(await refused.take(ms(5000), 'the refusal')).to.match(/permission denied/i);
+      await writer.put('/jobs/b', '1', 'PERSISTENT');
+      await seen.takeUntil(p => p === '/jobs/b', ms(5000), 'the allowed watch to see /jobs/b');
+    });
+
     it('keeps watching after the auth token expired (new watch stream with a fresh token)', async function () {
       this.timeout(ms(40_000));
       const secured = await EtcdServer.start({ extraArgs: ['--auth-token-ttl=2'] });

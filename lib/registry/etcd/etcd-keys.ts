@@ -7,6 +7,9 @@ import { ConfigurationError } from '../../errors';
  *   data: /shardline/<namespace><path>          '/' (the namespace root) is virtual: never stored
  *   meta: /shardline/__meta/<namespace>/seq<parent>
  *
+ * So an etcd role for one namespace needs readwrite on the prefixes `/shardline/<namespace>/` and
+ * `/shardline/__meta/<namespace>/` (nothing reads or writes a key outside them).
+ *
  * etcd prefixes are BYTE prefixes: 'prefix(/a/1)' also matches '/a/10'. So a node's subtree is always the key
  * itself plus the range `key + '/'` … `key + '0'` ('0' is the byte after '/'), never a bare prefix.
  */
@@ -62,9 +65,14 @@ export class EtcdKeys {
 
   /**
    * A range covering `path` and its descendants, for one watch: [key, key + '0'). It also covers unrelated
-   * siblings such as `key + '-x'`; callers drop those with {@link pathOf} + {@link isInSubtree}.
+   * siblings such as `key + '-x'`; callers drop those with {@link pathOf} + `isUnder`. For the namespace
+   * root, which is never stored, it is exactly the descendants (so a role granted the prefix
+   * `/shardline/<ns>/` may watch it).
    */
   subtreeWatchRange(path: string): KeyRange {
+    if (path === '/') {
+      return this.descendants('/');
+    }
     const base = this.keyString(path);
     return { start: Buffer.from(base, 'utf8'), end: Buffer.from(base + '0', 'utf8') };
   }

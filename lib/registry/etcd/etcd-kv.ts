@@ -241,10 +241,11 @@ export class EtcdKv {
     return { nodes, revision: BigInt(revision) };
   }
 
-  /** The store's current revision (a cheap keys-only read). */
+  /** The store's current revision (a cheap count-only read inside the namespace). */
   currentRevision(): Promise<bigint> {
     return this.run('revision', '/', async () => {
-      const res = await this.kv.range({ key: this.keys.key('/'), count_only: true });
+      const range = this.keys.descendants('/');
+      const res = await this.kv.range({ key: range.start, range_end: range.end, count_only: true });
       return BigInt(res.header.revision);
     });
   }

@@ -46,16 +46,23 @@ const RESUME_BACKOFF_MAX_MS = 1_000;
 
 /**
  * Where watchers are created: normally the client's one root Namespace (one watch manager, one gRPC watch
- * stream for everything). etcd3 authenticates a watch stream once, with the token cached when the stream was
- * opened, and etcd checks that token on every watch CREATE on the stream; once it expires (simple tokens,
- * `--auth-token-ttl`, 300 s by default) every new or re-created watcher is cancelled with "invalid auth
- * token" forever (zk-etcd-clients.md §0.14). Then {@link renew} switches to a fresh Namespace: its watch
- * manager opens a new stream with the token that the next unary call refreshed. The old stream lives on for
- * the watchers still on it and is cancelled by etcd3 when the last of them is cancelled.
+ * stream for everything). Two etcd3 defects make a stream unusable for NEW watchers, and then {@link renew}
+ * switches to a fresh Namespace, whose watch manager opens a new stream:
+ * - etcd3 authenticates a watch stream once, with the token cached when the stream was opened, and etcd
+ *   checks that token on every watch CREATE; once it expires (simple tokens, `--auth-token-ttl`, 300 s by
+ *   default) every new or re-created watcher is cancelled with "invalid auth token" (zk-etcd-clients.md
+ *   §0.14). The unary call of the resync refreshes the cached token, so the new stream carries a valid one.
+ * - When etcd refuses a watch in its create response (created + canceled in one message: invalid token,
+ *   permission denied), etcd3 never advances its attach queue: every watcher queued behind it on that stream
+ *   waits forever. So such a refusal also renews the source, and watchers still waiting on the old stream
+ *   are created again on the new one ({@link ResumableWatch} listens).
+ * The old stream lives on for the watchers established on it and is cancelled by etcd3 when the last of them
+ * is cancelled.
  */
 export class WatchSource {
   private namespace: Namespace;
   private generation = 0;
+  private readonly listeners = new Set<(oldGeneration: number) => void>();
 
   constructor(private readonly client: Etcd3) {
     this.namespace = client;
@@ -65,11 +72,21 @@ export class WatchSource {
     return { namespace: this.namespace, generation: this.generation };
   }
 
-  /** The stream of `generation` has a stale token: use a new stream from now on (once per generation). */
+  /** Called with the old generation after every {@link renew}; returns an unsubscribe function. */
+  onRenewed(listener: (oldGeneration: number) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** The stream of `generation` is unusable for new watchers: use a new stream from now on (once). */
   renew(generation: number): void {
-    if (generation === this.generation) {
-      this.generation++;
-      this.namespace = this.client.namespace('');
+    if (generation !== this.generation) {
+      return;
+    }
+    this.generation++;
+    this.namespace = this.client.namespace('');
+    for (const listener of [...this.listeners]) {
+      listener(generation);
     }
   }
 }
@@ -81,6 +98,10 @@ export class ResumableWatch {
   private resumeTimer: NodeJS.Timeout | undefined;
   private disconnected = false;
   private closed = false;
+  /** The current watcher's stream generation, and whether etcd acknowledged its creation. */
+  private watcherGeneration = -1;
+  private acknowledged = false;
+  private readonly unsubscribe: () => void;
 
   constructor(
     private readonly source: WatchSource,
@@ -92,6 +113,7 @@ export class ResumableWatch {
     private readonly resume: boolean,
   ) {
     this.nextRevision = startRevision;
+    this.unsubscribe = source.onRenewed(old => this.onSourceRenewed(old));
     this.create();
   }
 
@@ -113,6 +135,7 @@ export class ResumableWatch {
 
   close(): Promise<void> {
     this.closed = true;
+    this.unsubscribe();
     clearTimeout(this.resumeTimer);
     this.setDisconnected(false);
     return this.detach();
@@ -126,6 +149,8 @@ export class ResumableWatch {
       .startRevision(this.nextRevision.toString())
       .watcher();
     this.watcher = watcher;
+    this.watcherGeneration = generation;
+    this.acknowledged = false;
     const current = (): boolean => this.watcher === watcher && !this.closed;
     watcher.on('data', (res: IWatchResponse) => {
       if (current()) {
@@ -134,6 +159,7 @@ export class ResumableWatch {
     });
     watcher.on('connected', () => {
       if (current()) {
+        this.acknowledged = true;
         this.backoffMs = RESUME_BACKOFF_MIN_MS;
         this.setDisconnected(false);
       }
@@ -147,12 +173,30 @@ export class ResumableWatch {
       if (current()) {
         this.watcher = null; // etcd3 has already dropped it
         this.setDisconnected(false);
-        if (err instanceof EtcdInvalidAuthTokenError || /invalid auth token/i.test(err.message)) {
+        const refusedAtCreate = watcher.id === null; // created + canceled: etcd3's attach queue is stuck
+        if (
+          refusedAtCreate ||
+          err instanceof EtcdInvalidAuthTokenError ||
+          /invalid auth token/i.test(err.message)
+        ) {
           this.source.renew(generation);
         }
         this.hooks.onCanceled(err);
       }
     });
+  }
+
+  /** The stream this watcher waits on was abandoned: a watcher not yet acknowledged there is created again. */
+  private onSourceRenewed(oldGeneration: number): void {
+    if (
+      !this.closed &&
+      this.watcher !== null &&
+      this.watcherGeneration === oldGeneration &&
+      !this.acknowledged
+    ) {
+      void this.detach();
+      this.create();
+    }
   }
 
   private onData(res: IWatchResponse): void {
