@@ -67,8 +67,11 @@ export class EtcdSession {
     this.emit('CONNECTED');
   }
 
-  /** The current lease, waiting up to `timeoutMs` for a new one after LOST. */
-  async acquireLease(timeoutMs: number = this.opts.requestTimeoutMs): Promise<string> {
+  /**
+   * The current lease, waiting up to `timeoutMs` for a new one after LOST (by default ¾ of the request
+   * timeout, so the caller sees `SessionExpiredError` rather than the facade's request timeout).
+   */
+  async acquireLease(timeoutMs: number = this.opts.requestTimeoutMs * 0.75): Promise<string> {
     if (this.closed) {
       throw new ClosedError(this.opts.description);
     }
