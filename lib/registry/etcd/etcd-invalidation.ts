@@ -4,6 +4,9 @@ import type { EtcdKeys } from './etcd-keys';
 import type { EtcdKv } from './etcd-kv';
 import { ResumableWatch, type WatchHealth, type WatchSource } from './etcd-watch';
 
+/** Registered callbacks beyond which everything is invalidated at once (keeps the bookkeeping bounded). */
+const MAX_CALLBACKS = 100_000;
+
 /**
  * `readWatched` on etcd: ONE lazily started watch over the whole namespace, used only to invalidate the
  * facade's read cache. A callback is registered BEFORE its read is issued, so no change after the read can
@@ -17,6 +20,8 @@ import { ResumableWatch, type WatchHealth, type WatchSource } from './etcd-watch
  */
 export class EtcdInvalidation {
   private readonly entries = new Map<string, Set<() => void>>();
+  /** Callbacks registered in `entries`, bounded by {@link MAX_CALLBACKS}. */
+  private size = 0;
   private watch: ResumableWatch | null = null;
   private starting: Promise<void> | null = null;
   /** Bumped when coverage breaks (cancellation); a registration from an older epoch is not trusted. */
@@ -64,6 +69,7 @@ export class EtcdInvalidation {
   invalidateAll(): void {
     const all = [...this.entries.values()];
     this.entries.clear();
+    this.size = 0;
     for (const set of all) {
       for (const cb of set) {
         cb();
@@ -118,6 +124,7 @@ export class EtcdInvalidation {
       const set = path === null ? undefined : this.entries.get(path);
       if (path !== null && set !== undefined) {
         this.entries.delete(path);
+        this.size -= set.size;
         for (const cb of set) {
           cb();
         }
@@ -147,17 +154,26 @@ export class EtcdInvalidation {
   }
 
   private add(path: string, cb: () => void): void {
+    if (this.size >= MAX_CALLBACKS) {
+      // Entries the read cache evicted long ago are still registered here; over-invalidation is harmless.
+      this.invalidateAll();
+    }
     let set = this.entries.get(path);
     if (set === undefined) {
       set = new Set();
       this.entries.set(path, set);
     }
-    set.add(cb);
+    if (!set.has(cb)) {
+      set.add(cb);
+      this.size++;
+    }
   }
 
   private delete(path: string, cb: () => void): void {
     const set = this.entries.get(path);
-    set?.delete(cb);
+    if (set?.delete(cb) === true) {
+      this.size--;
+    }
     if (set?.size === 0) {
       this.entries.delete(path);
     }
