@@ -616,6 +616,28 @@ describe('etcd driver (real etcd)', function () {
       expect(await states.take(ms(3000), 'RECONNECTED')).to.equal('RECONNECTED');
       expect(driver.currentLeaseId()).to.equal(lease);
     });
+
+    it('survives an etcd restart: back to RECONNECTED, feeds resync, writes work', async function () {
+      this.timeout(ms(40_000));
+      const restartable = await EtcdServer.start();
+      extraServers.push(restartable);
+      const ns = uniqueNamespace();
+      const { driver, states } = await connect(ns, {
+        hosts: [restartable.endpoint],
+        leaseTtlSeconds: 5,
+      });
+      await driver.put('/r/before', '1', 'PERSISTENT');
+      const sink = new RecordingSink();
+      await driver.openFeed('/r', sink).ready;
+      await restartable.kill();
+      expect(await states.take(ms(5000), 'SUSPENDED')).to.equal('SUSPENDED');
+      await restartable.restart();
+      await states.takeUntil(s => s === 'RECONNECTED', ms(15_000), 'RECONNECTED');
+      expectNoRepeats(states.seen);
+      await driver.put('/r/after', '2', 'EPHEMERAL');
+      await sink.until(() => sink.state.has('/r/after'), ms(5000), 'the feed to see /r/after');
+      expect(sink.values()).to.deep.equal({ '/r': '', '/r/before': '1', '/r/after': '2' });
+    });
   });
 
   describe('connecting', () => {
