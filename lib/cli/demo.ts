@@ -13,9 +13,11 @@ export type Print = (line: string) => void;
 export async function runDemo(print: Print): Promise<void> {
   const namespace = `shardline-demo-${randomUUID().slice(0, 8)}`;
   const names = ['instance-a', 'instance-b', 'instance-c'];
-  const registries: CoordinatorRegistryCenter[] = names.map(() =>
-    createRegistryCenter(`memory://${namespace}`),
-  );
+  const instances = names.map(name => ({
+    name,
+    registry: createRegistryCenter(`memory://${namespace}`),
+  }));
+  const registries: CoordinatorRegistryCenter[] = instances.map(i => i.registry);
   try {
     await Promise.all(registries.map(r => r.init()));
     const observer = createRegistryCenter(`memory://${namespace}`);
@@ -34,11 +36,8 @@ export async function runDemo(print: Print): Promise<void> {
 
     print(`Embedded registry memory://${namespace}: three instances join`);
     await Promise.all(
-      names.map((name, i) =>
-        registries[i]?.persistEphemeral(
-          `/demo/instances/${name}`,
-          JSON.stringify({ pid: process.pid }),
-        ),
+      instances.map(({ name, registry }) =>
+        registry.persistEphemeral(`/demo/instances/${name}`, JSON.stringify({ pid: process.pid })),
       ),
     );
     await cache.waitFor(c => c.children('/demo/instances').length === 3, { timeoutMs: 5000 });
@@ -46,9 +45,9 @@ export async function runDemo(print: Print): Promise<void> {
 
     print('Each instance takes the leader latch in turn (never two at once):');
     await Promise.all(
-      names.map((name, i) =>
-        registries[i]?.executeInLeader('/demo/leader/latch', async (_signal, fence) => {
-          await registries[i]?.executeInTransaction(tx =>
+      instances.map(({ name, registry }) =>
+        registry.executeInLeader('/demo/leader/latch', async (_signal, fence) => {
+          await registry.executeInTransaction(tx =>
             fence.fence(tx).create(`/demo/leader/terms-${name}`, name),
           );
           print(`  ${name} leads`);
@@ -57,7 +56,7 @@ export async function runDemo(print: Print): Promise<void> {
     );
 
     print('instance-b stops abruptly (its session ends):');
-    await registries[1]?.close();
+    await instances[1]?.registry.close();
     await cache.waitFor(c => c.children('/demo/instances').length === 2, { timeoutMs: 5000 });
     print(`Live instances: ${cache.children('/demo/instances').join(', ')}`);
   } finally {

@@ -13,6 +13,8 @@ const QUERY_KEYS: Record<string, readonly string[]> = {
   etcd: ['leaseTtlSeconds', 'connectTimeoutMs', 'requestTimeoutMs', 'readCacheSize'],
 };
 
+// eslint-disable-next-line no-control-regex
+const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
 const URL_SHAPE =
   /^([a-z0-9]+):\/\/(?:([^:@/]*)(?::([^@/]*))?@)?([^/?#]*)(\/[^?#]*)?(?:\?([^#]*))?$/i;
 
@@ -90,11 +92,8 @@ function parseNamespace(url: string, scheme: string, raw: string): string {
   if (namespace === '') {
     fail(url, 'no namespace given (the path after the hosts)', scheme);
   }
-  // eslint-disable-next-line no-control-regex
   if (
-    namespace
-      .split('/')
-      .some(s => s === '' || s === '.' || s === '..' || /[\u0000-\u001f\u007f]/.test(s))
+    namespace.split('/').some(s => s === '' || s === '.' || s === '..' || CONTROL_CHARS.test(s))
   ) {
     fail(url, `namespace ${JSON.stringify(namespace)} has an empty or invalid segment`, scheme);
   }
