@@ -1,7 +1,6 @@
 import { expect } from 'chai';
 import {
   BadVersionError,
-  type CoordinationError,
   InvalidArgumentError,
   NodeExistsError,
   NoNodeError,
@@ -10,7 +9,6 @@ import {
   SessionExpiredError,
   TransactionError,
 } from '../../lib/errors';
-import type { FeedSink, NodeData } from '../../lib/registry/driver';
 import { createEtcdClient } from '../../lib/registry/etcd/etcd-client';
 import { EtcdDriver } from '../../lib/registry/etcd/etcd-driver';
 import { EtcdKeys } from '../../lib/registry/etcd/etcd-keys';
@@ -21,6 +19,7 @@ import type { TxnOp } from '../../lib/registry/txn';
 import { expireEtcdSession } from '../harness/etcd-expire';
 import { EtcdServer } from '../harness/etcd-server';
 import { TlsEtcdServer } from '../harness/etcd-tls';
+import { RecordingSink } from '../harness/recording-sink';
 import { EventQueue } from '../harness/events';
 import { freePort } from '../harness/free-port';
 import { uniqueNamespace } from '../harness/namespace';
@@ -40,58 +39,6 @@ function measure(what: string, value: number, unit = 'ms'): void {
 }
 
 /** A FeedSink that mirrors the subtree and queues every call, for event-driven waits. */
-class RecordingSink implements FeedSink {
-  readonly state = new Map<string, NodeData>();
-  readonly calls = new EventQueue<string>();
-  resets = 0;
-  readonly upserts: string[] = [];
-  readonly removes: string[] = [];
-  readonly errors: CoordinationError[] = [];
-  onUpsert: ((path: string) => void) | undefined;
-  onReset: (() => void) | undefined;
-
-  reset(snapshot: ReadonlyMap<string, NodeData>): void {
-    this.state.clear();
-    for (const [p, d] of snapshot) {
-      this.state.set(p, d);
-    }
-    this.resets++;
-    this.onReset?.();
-    this.calls.push('reset');
-  }
-
-  upsert(path: string, data: NodeData): void {
-    this.state.set(path, data);
-    this.upserts.push(path);
-    this.onUpsert?.(path);
-    this.calls.push(`upsert ${path}`);
-  }
-
-  remove(path: string): void {
-    for (const p of [...this.state.keys()]) {
-      if (p === path || p.startsWith(`${path}/`)) {
-        this.state.delete(p);
-      }
-    }
-    this.removes.push(path);
-    this.calls.push(`remove ${path}`);
-  }
-
-  error(err: CoordinationError): void {
-    this.errors.push(err);
-  }
-
-  /** Resolves once `predicate` holds, re-checked after every sink call. */
-  async until(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
-    if (!predicate()) {
-      await this.calls.takeUntil(() => predicate(), timeoutMs, what);
-    }
-  }
-
-  values(): Record<string, string> {
-    return Object.fromEntries([...this.state].map(([p, d]) => [p, d.value]));
-  }
-}
 
 describe('etcd driver (real etcd)', function () {
   this.timeout(ms(30_000));

@@ -1,13 +1,13 @@
 import { DrivenRegistryCenter } from '../../lib/registry/driven-registry-center';
 import { EtcdDriver } from '../../lib/registry/etcd/etcd-driver';
 import type { BackendFactory } from '../contract/backend-factory';
+import { proxiedClient } from '../contract/proxied-client';
 import { describeLeaderLatchContract } from '../contract/leader-latch.contract';
 import { describeRegistryCenterContract } from '../contract/registry-center.contract';
 import { describeServerRestartContract } from '../contract/server-restart.contract';
 import { describeTreeCacheContract } from '../contract/tree-cache.contract';
 import { expireEtcdSession } from '../harness/etcd-expire';
 import { EtcdServer } from '../harness/etcd-server';
-import { TcpProxy } from '../harness/tcp-proxy';
 
 /** The contract suites on a real etcd 3.4 (one server for the file); cuttable clients sit behind a TcpProxy. */
 
@@ -50,30 +50,11 @@ describe('etcd backend', function () {
     sessionTimeoutMs: LEASE_TTL_SECONDS * 1000,
     create: (namespace, options) => createOn([endpoint()], namespace, options),
     expireSession: registry => expireEtcdSession(etcdDriver(registry), endpoint()),
-    createCuttable: async namespace => {
+    createCuttable: namespace => {
       if (server === undefined) {
         throw new Error('the etcd server is not running');
       }
-      const proxy = await TcpProxy.start(server.clientPort);
-      const registry = createOn([proxy.endpoint], namespace);
-      try {
-        await registry.init();
-      } catch (err) {
-        await registry.close();
-        await proxy.close();
-        throw err;
-      }
-      return {
-        registry,
-        cut: () => proxy.setMode('refuse'),
-        heal: () => proxy.setMode('pass'),
-        // Proxy first: resetting a proxied socket whose FIN was just forwarded (end() then resetAndDestroy())
-        // hangs Node at process exit; cutting live connections first avoids that path.
-        close: async () => {
-          await proxy.close();
-          await registry.close();
-        },
-      };
+      return proxiedClient(server.clientPort, endpoint => createOn([endpoint], namespace));
     },
     restartServer: async () => {
       if (server === undefined) {

@@ -1,11 +1,11 @@
 import { DrivenRegistryCenter } from '../../lib/registry/driven-registry-center';
 import { ZooKeeperDriver } from '../../lib/registry/zookeeper/zookeeper-driver';
 import type { BackendFactory } from '../contract/backend-factory';
+import { proxiedClient } from '../contract/proxied-client';
 import { describeLeaderLatchContract } from '../contract/leader-latch.contract';
 import { describeRegistryCenterContract } from '../contract/registry-center.contract';
 import { describeServerRestartContract } from '../contract/server-restart.contract';
 import { describeTreeCacheContract } from '../contract/tree-cache.contract';
-import { TcpProxy } from '../harness/tcp-proxy';
 import { expireZooKeeperSession } from '../harness/zookeeper-expire';
 import { ZooKeeperServer } from '../harness/zookeeper-server';
 
@@ -52,26 +52,8 @@ describe('ZooKeeper backend', function () {
     sessionTimeoutMs: SESSION_TIMEOUT_MS,
     create: (namespace, options) => createOn([running().connectString], namespace, options),
     expireSession: registry => expireZooKeeperSession(zookeeperDriver(registry)),
-    createCuttable: async namespace => {
-      const proxy = await TcpProxy.start(running().port);
-      const registry = createOn([proxy.endpoint], namespace);
-      try {
-        await registry.init();
-      } catch (err) {
-        await registry.close();
-        await proxy.close();
-        throw err;
-      }
-      return {
-        registry,
-        cut: () => proxy.setMode('refuse'),
-        heal: () => proxy.setMode('pass'),
-        close: async () => {
-          await registry.close();
-          await proxy.close();
-        },
-      };
-    },
+    createCuttable: namespace =>
+      proxiedClient(running().port, endpoint => createOn([endpoint], namespace)),
     restartServer: async () => {
       await running().kill();
       await running().restart();
