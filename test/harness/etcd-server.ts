@@ -1,9 +1,10 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { waitFor } from './events';
+import { ManagedServer } from './managed-server';
 import { freePort } from './free-port';
 import { findExecutable, ServerProcess } from './process';
 
@@ -49,7 +50,7 @@ function healthy(port: number): Promise<boolean> {
  * A single-member etcd 3.4 (Debian package) on 127.0.0.1 with its own temp dir, one per test file.
  * Stopped by PID with SIGKILL. Note etcd raises lease TTLs below 2 s to 2 s.
  */
-export class EtcdServer {
+export class EtcdServer extends ManagedServer {
   readonly endpoint: string;
   /** Set by `enableAuth`: later `etcdctl` calls authenticate as root. */
   private rootPassword: string | undefined;
@@ -57,8 +58,9 @@ export class EtcdServer {
   private constructor(
     readonly clientPort: number,
     readonly peerPort: number,
-    private readonly proc: ServerProcess,
+    proc: ServerProcess,
   ) {
+    super(proc, 'EtcdServer');
     this.endpoint = `127.0.0.1:${clientPort}`;
   }
 
@@ -119,48 +121,6 @@ export class EtcdServer {
         rmSync(join(dir, 'data'), { recursive: true, force: true });
       }
     }
-  }
-
-  /** PID of the current (or last) server process. */
-  get pid(): number {
-    return this.proc.pid;
-  }
-
-  get logFile(): string {
-    return this.proc.logFile;
-  }
-
-  /** SIGKILL, then delete the temp dir. Idempotent. */
-  async stop(): Promise<void> {
-    await this.proc.destroy();
-  }
-
-  /** SIGKILL but keep the data dir, for `restart()`. Leases keep counting down while the server is down. */
-  async kill(): Promise<void> {
-    await this.proc.kill();
-  }
-
-  /** Starts again on the same ports with the same data dir (kills first if still running); awaits /health. */
-  async restart(): Promise<void> {
-    if (!existsSync(this.proc.dir)) {
-      throw new Error('EtcdServer.restart() after stop(): the data dir is gone');
-    }
-    await this.proc.kill();
-    try {
-      await this.spawnAndAwaitReady();
-    } catch (err) {
-      await this.proc.kill();
-      throw err;
-    }
-  }
-
-  /** SIGSTOP: connections stay open but nothing answers (keepalives time out, leases are not renewed). */
-  pause(): void {
-    this.proc.pause();
-  }
-
-  resume(): void {
-    this.proc.resume();
   }
 
   /**
@@ -244,7 +204,7 @@ export class EtcdServer {
     return revision;
   }
 
-  private async spawnAndAwaitReady(): Promise<void> {
+  protected async spawnAndAwaitReady(): Promise<void> {
     this.proc.spawn();
     try {
       await waitFor(

@@ -4,6 +4,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { waitFor } from './events';
+import { ManagedServer } from './managed-server';
 import { freePort } from './free-port';
 import { findExecutable, ServerProcess } from './process';
 
@@ -57,13 +58,14 @@ function fourLetterWord(port: number, word: string, timeoutMs = 1000): Promise<s
  * A standalone ZooKeeper (Debian package) on 127.0.0.1 with its own temp dir, one per test file.
  * Started with `java ... ZooKeeperServerMain <zoo.cfg>`; stopped by PID with SIGKILL.
  */
-export class ZooKeeperServer {
+export class ZooKeeperServer extends ManagedServer {
   readonly connectString: string;
 
   private constructor(
     readonly port: number,
-    private readonly proc: ServerProcess,
+    proc: ServerProcess,
   ) {
+    super(proc, 'ZooKeeperServer');
     this.connectString = `127.0.0.1:${port}`;
   }
 
@@ -146,57 +148,15 @@ export class ZooKeeperServer {
     }
   }
 
-  /** PID of the current (or last) server process. */
-  get pid(): number {
-    return this.proc.pid;
-  }
-
-  get logFile(): string {
-    return this.proc.logFile;
-  }
-
   /** Sends a four-letter word (`ruok`, `srvr`, `conf`, `cons`, `mntr`, ...) and returns the reply. */
   command(word: string): Promise<string> {
     return fourLetterWord(this.port, word);
   }
 
-  /** SIGKILL, then delete the temp dir. Idempotent. */
-  async stop(): Promise<void> {
-    await this.proc.destroy();
-  }
-
-  /** SIGKILL but keep the data dir, for `restart()`. Sessions survive only if restarted within their timeout. */
-  async kill(): Promise<void> {
-    await this.proc.kill();
-  }
-
-  /** Starts again on the same port with the same data dir (kills first if still running); awaits readiness. */
-  async restart(): Promise<void> {
-    if (!existsSync(this.proc.dir)) {
-      throw new Error('ZooKeeperServer.restart() after stop(): the data dir is gone');
-    }
-    await this.proc.kill();
-    try {
-      await this.spawnAndAwaitReady();
-    } catch (err) {
-      await this.proc.kill();
-      throw err;
-    }
-  }
-
-  /** SIGSTOP: the socket stays open but nothing answers (a hung server, not a dead one). */
-  pause(): void {
-    this.proc.pause();
-  }
-
-  resume(): void {
-    this.proc.resume();
-  }
-
   // `ruok` answers `imok` ~250 ms before the server serves requests (`srvr`/`conf` reply "This ZooKeeper
   // instance is not currently serving requests" meanwhile; measured), so readiness also requires `srvr` to
   // report a Mode.
-  private async spawnAndAwaitReady(): Promise<void> {
+  protected async spawnAndAwaitReady(): Promise<void> {
     this.proc.spawn();
     try {
       await waitFor(
