@@ -166,6 +166,10 @@ export interface ZkConnectionManager {
   nextServerIndex: number;
   serverAttempts: number;
   connectTimeoutHandler: NodeJS.Timeout | null;
+  /** Requests sent and awaiting their reply, oldest first (replies come in this order). */
+  pendingQueue: ZkPendingPacket[];
+  /** Last zxid seen (8 bytes), sent again at reconnect. */
+  zxid: Buffer;
   connect(): void;
   findNextServer(callback: (server: string) => void): void;
   onSocketConnected(): void;
@@ -177,6 +181,12 @@ export interface ZkConnectionManager {
   ): void;
   registerDataWatcher(path: string, watcher: ZkWatcher): void;
   registerChildWatcher(path: string, watcher: ZkWatcher): void;
+}
+
+/** One entry of the connection manager's queues. */
+export interface ZkPendingPacket {
+  request: unknown;
+  callback?: (error: ZkException | null, response: { payload: unknown } | undefined) => void;
 }
 
 export type ZkClientEvent =

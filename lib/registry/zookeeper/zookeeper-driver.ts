@@ -1,6 +1,6 @@
 import { ClosedError, ConfigurationError, isRetryable, NodeExistsError } from '../../errors';
 import { validatePath } from '../../internal/paths';
-import type { FeedHandle, FeedSink, NodeData, RegistryDriver } from '../driver';
+import type { FeedSink, NodeData, RegistryDriver } from '../driver';
 import {
   DEFAULT_CONNECT_TIMEOUT_MS,
   DEFAULT_REQUEST_TIMEOUT_MS,
@@ -12,9 +12,12 @@ import type { TxnOp } from '../txn';
 import { nodeAcl } from './zookeeper-acl';
 import { ZkCreateMode } from './zookeeper-client-types';
 import type { ZkAcl } from './zookeeper-client-types';
-import { ZooKeeperFeed } from './zookeeper-feed';
+import { ZooKeeperFeedHandle } from './zookeeper-feed-handle';
+import type { FeedContext } from './zookeeper-feed-handle';
 import { commitTransaction } from './zookeeper-multi';
+import { sessionMultiReader } from './zookeeper-multi-read';
 import { prepareNamespace } from './zookeeper-namespace';
+import { sessionPersistentWatcher } from './zookeeper-persistent-watch';
 import { ReadWatches } from './zookeeper-read-watch';
 import { statMtimeMs, toNodeData, ZkPaths, ZkRequests } from './zookeeper-requests';
 import { ZooKeeperSession } from './zookeeper-session';
@@ -28,8 +31,10 @@ import { EMPTY, ZkTreeWrites } from './zookeeper-tree-writes';
  * Where things are: session, connection states and request deadlines in zookeeper-session.ts (with
  * -connection.ts and -watchdog.ts); mkdirp, recursive delete and ephemeral replace in -tree-writes.ts;
  * namespace root and credential probe in -namespace.ts; multi in -multi.ts; the subtree mirror behind
- * `openFeed` in -feed.ts; `readWatched` in -read-watch.ts; library patches in -patches.ts, -jute.ts and
- * -watchers.ts; error translation in -errors.ts.
+ * `openFeed` in -feed-handle.ts (a persistent recursive watch + multiRead in -persistent-feed.ts on ZooKeeper
+ * ≥ 3.6, per-node watches in -feed.ts otherwise); `readWatched` in -read-watch.ts; library patches in
+ * -patches.ts, -jute.ts and -watchers.ts, requests the library does not know in -own-requests.ts; error
+ * translation in -errors.ts.
  */
 
 export class ZooKeeperDriver implements RegistryDriver {
@@ -43,7 +48,8 @@ export class ZooKeeperDriver implements RegistryDriver {
   private readonly readWatches: ReadWatches;
   private readonly writes: ZkTreeWrites;
   private readonly acl: ZkAcl[];
-  private readonly feeds = new Set<ZooKeeperFeed>();
+  private readonly feeds = new Set<ZooKeeperFeedHandle>();
+  private readonly feedContext: FeedContext;
   private readonly connectTimeoutMs: number;
   private connecting: Promise<void> | null = null;
   private closed = false;
@@ -94,6 +100,13 @@ export class ZooKeeperDriver implements RegistryDriver {
     this.rootRequests = new ZkRequests(this.session, new ZkPaths(''));
     this.readWatches = new ReadWatches(this.session, this.requests);
     this.writes = new ZkTreeWrites(this.session, this.requests, this.rootRequests, this.acl);
+    this.feedContext = {
+      session: this.session,
+      requests: this.requests,
+      read: sessionMultiReader(this.session, this.paths),
+      watch: sessionPersistentWatcher(this.session),
+      support: { persistentWatches: true },
+    };
   }
 
   connect(): Promise<void> {
@@ -196,19 +209,15 @@ export class ZooKeeperDriver implements RegistryDriver {
     return statMtimeMs(stat);
   }
 
-  openFeed(root: string, sink: FeedSink): FeedHandle {
+  openFeed(root: string, sink: FeedSink): ZooKeeperFeedHandle {
     if (this.closed) {
       throw new ClosedError('ZooKeeper driver');
     }
-    const feed = new ZooKeeperFeed(this.session, this.requests, root, sink).start();
+    const feed: ZooKeeperFeedHandle = new ZooKeeperFeedHandle(this.feedContext, root, sink, () =>
+      this.feeds.delete(feed),
+    );
     this.feeds.add(feed);
-    return {
-      ready: feed.ready,
-      close: () => {
-        this.feeds.delete(feed);
-        feed.close();
-      },
-    };
+    return feed;
   }
 
   readWatched(path: string, onInvalidate: () => void): Promise<NodeData | null> {

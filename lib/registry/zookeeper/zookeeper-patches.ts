@@ -1,6 +1,7 @@
 import { zk, ZkCode, zkCodeName, ZkManagerState } from './zookeeper-client-types';
 import type { Socket } from 'net';
 import { installFastDecoders } from './zookeeper-jute';
+import { deliverOwnReply } from './zookeeper-own-requests';
 import { LeanWatcherManager } from './zookeeper-watchers';
 import type { ZkClient, ZkException, ZkTransaction } from './zookeeper-client-types';
 
@@ -169,6 +170,8 @@ export function hardenClient(client: ZkClient): HardenedClient {
   // node cache load copied hundreds of MB), and a malformed packet throws inside the socket handler (issue
   // #39). We cut exact frames and hand them over one by one; a throw drops the connection instead of the
   // process. The handler is bound when a socket is created, so this instance property is what sockets use.
+  // Replies to requests the library does not know (addWatch, multiRead, ...) are ours to decode
+  // (zookeeper-own-requests.ts).
   const originalOnSocketData = cm.onSocketData.bind(cm);
   let framingSocket: Socket | undefined;
   let chunks: Buffer[] = [];
@@ -217,7 +220,9 @@ export function hardenClient(client: ZkClient): HardenedClient {
       }
       buffered -= frameLength;
       try {
-        originalOnSocketData(frame);
+        if (!deliverOwnReply(cm, frame)) {
+          originalOnSocketData(frame);
+        }
       } catch {
         socket.destroy();
         return;

@@ -1,5 +1,6 @@
 import { ZkEventType } from './zookeeper-client-types';
 import type { ZkEvent, ZkWatcher } from './zookeeper-client-types';
+import { PersistentRoutes } from './zookeeper-persistent-routes';
 
 /**
  * A drop-in for node-zookeeper-client's private WatcherManager, installed on each of our clients.
@@ -12,22 +13,56 @@ import type { ZkEvent, ZkWatcher } from './zookeeper-client-types';
  * watchers, NodeDeleted → data and child watchers), and the path lists that SetWatches replays on reconnect.
  * A throwing watcher cannot break the others (we run inside the socket handler); an event type this version
  * does not know is ignored instead of thrown.
+ *
+ * It also routes the notifications of persistent recursive watches (`persistent`, see
+ * zookeeper-persistent-routes.ts) before the one-shot watchers of the path, and tells those routes about every
+ * one-shot registration. Persistent watches are not in the SetWatches lists: their owners re-add them after a
+ * reconnect.
  */
 export class LeanWatcherManager {
   private readonly data = new Map<string, Set<ZkWatcher>>();
   private readonly child = new Map<string, Set<ZkWatcher>>();
   private readonly existence = new Map<string, Set<ZkWatcher>>();
+  readonly persistent = new PersistentRoutes();
 
   registerDataWatcher(path: string, watcher: ZkWatcher): void {
     add(this.data, path, watcher);
+    this.persistent.oneShotSet(path);
   }
 
   registerChildWatcher(path: string, watcher: ZkWatcher): void {
     add(this.child, path, watcher);
+    this.persistent.oneShotSet(path);
   }
 
   registerExistenceWatcher(path: string, watcher: ZkWatcher): void {
     add(this.existence, path, watcher);
+    this.persistent.oneShotSet(path);
+  }
+
+  /** True while one-shot watchers wait on `path`. */
+  hasOneShot(path: string): boolean {
+    return this.data.has(path) || this.child.has(path) || this.existence.has(path);
+  }
+
+  /**
+   * Fire and drop the one-shot watchers of `path` now: the server may have removed their watches. To them it
+   * looks like a change (conservative: a re-read, never a missed change).
+   */
+  invalidateOneShots(path: string): void {
+    const fire = (watchers: Set<ZkWatcher> | undefined, type: number, name: string): void => {
+      const event = new WatchEvent(type, name, path);
+      for (const watcher of watchers ?? []) {
+        try {
+          watcher(event);
+        } catch {
+          // a watcher's own failure
+        }
+      }
+    };
+    fire(take(this.data, path), ZkEventType.NODE_DATA_CHANGED, 'NODE_DATA_CHANGED');
+    fire(take(this.existence, path), ZkEventType.NODE_DATA_CHANGED, 'NODE_DATA_CHANGED');
+    fire(take(this.child, path), ZkEventType.NODE_CHILDREN_CHANGED, 'NODE_CHILDREN_CHANGED');
   }
 
   getDataWatcherPaths(): string[] {
@@ -48,6 +83,13 @@ export class LeanWatcherManager {
 
   emit(watcherEvent: { type: number; path: string }): void {
     const { type, path } = watcherEvent;
+    if (
+      type === ZkEventType.NODE_CREATED ||
+      type === ZkEventType.NODE_DELETED ||
+      type === ZkEventType.NODE_DATA_CHANGED
+    ) {
+      this.persistent.dispatch(type, path);
+    }
     const fired: (Set<ZkWatcher> | undefined)[] = [];
     let name: string;
     switch (type) {

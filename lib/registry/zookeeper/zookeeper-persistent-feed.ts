@@ -1,0 +1,287 @@
+import { ClosedError, isRetryable } from '../../errors';
+import { Deferred, SerialQueue } from '../../internal/async';
+import { basename, joinPath, parentOf } from '../../internal/paths';
+import type { FeedHandle, FeedSink, NodeData } from '../driver';
+import { loadSubtreeBulk, MAX_BATCH_OPS } from './zookeeper-bulk-load';
+import { zk, ZkCode } from './zookeeper-client-types';
+import { translateZkError, zkErrorCode } from './zookeeper-errors';
+import type { MultiReader, ReadResult } from './zookeeper-multi-read';
+import type { PersistentWatchListener } from './zookeeper-persistent-routes';
+import type { PersistentWatch, PersistentWatcher } from './zookeeper-persistent-watch';
+import type { ZkPaths } from './zookeeper-requests';
+import type { ZooKeeperSession } from './zookeeper-session';
+import type { MirrorNode } from './zookeeper-tree-load';
+
+/**
+ * `openFeed` on ZooKeeper ≥ 3.6: one persistent recursive watch on the root and multiRead batches, after
+ * Curator's CuratorCache (reference §3.3), fed to a {@link FeedSink}.
+ *
+ * - Everything (load, notifications, resyncs) runs through ONE serial queue, so the sink sees changes in order.
+ * - Load (at open, after every reconnect, new session or failed step): `addWatch(root, PERSISTENT_RECURSIVE)`
+ *   FIRST, then the subtree through multiRead batches without watches (zookeeper-bulk-load.ts), then
+ *   `sink.reset(snapshot)`. The watch is armed before the reads, so whatever changes after a read is notified.
+ *   A missing root needs nothing more: the watch reports its creation.
+ * - Notifications (NodeCreated / NodeDataChanged / NodeDeleted anywhere below the root, routed by path by our
+ *   watcher registry) queue the path. A queued step takes every queued path, reads them all in one multiRead
+ *   (getData) and reconciles each with what the mirror holds, in notification order:
+ *   absent → `remove` (subtree); same incarnation (czxid) → `upsert` when mzxid grew; new or re-created (other
+ *   czxid: the old one is removed first) → load its subtree when Stat.numChildren > 0 (a whole subtree may
+ *   appear before we look) and `upsert` parents first. A stale NodeDeleted of a re-created node thus never
+ *   removes it: we act on what the read shows, not on the event type.
+ * - A server without addWatch / multiRead (UNIMPLEMENTED, ZooKeeper < 3.6) makes the feed call
+ *   `onUnsupported` once and stop; the caller switches to the per-node feed (zookeeper-feed-handle.ts).
+ * - Notifications of a closed feed, or of an older client, are dropped.
+ */
+
+const RETRY_MIN_MS = 100;
+const RETRY_MAX_MS = 5000;
+
+export interface PersistentFeedDeps {
+  session: ZooKeeperSession;
+  paths: ZkPaths;
+  read: MultiReader;
+  watch: PersistentWatcher;
+}
+
+export class ZooKeeperPersistentFeed implements FeedHandle {
+  readonly ready: Promise<void>;
+  private readonly readyDeferred = new Deferred<void>();
+  private readonly queue = new SerialQueue();
+  private readonly listener: PersistentWatchListener;
+  private mirror = new Map<string, MirrorNode>();
+  /** Notified paths (namespace-relative) not yet reconciled. */
+  private pending: string[] = [];
+  private drainQueued = false;
+  private resyncQueued = false;
+  private watchHandle: PersistentWatch | null = null;
+  private generation = -1;
+  private closed = false;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private retryDelayMs = RETRY_MIN_MS;
+  private unhook: (() => void) | null = null;
+
+  constructor(
+    private readonly deps: PersistentFeedDeps,
+    private readonly root: string,
+    private readonly sink: FeedSink,
+    private readonly onUnsupported: (err: unknown) => void,
+  ) {
+    this.ready = this.readyDeferred.promise;
+    this.ready.catch(() => undefined);
+    this.listener = {
+      onEvent: (_type, fullPath) => {
+        if (!this.closed) {
+          this.pending.push(deps.paths.rel(fullPath));
+          this.scheduleDrain();
+        }
+      },
+      onReplaced: () => this.scheduleResync(),
+    };
+  }
+
+  start(): this {
+    this.unhook = this.deps.session.onState(state => {
+      if (state === 'RECONNECTED') {
+        this.scheduleResync();
+      }
+    });
+    this.scheduleResync();
+    return this;
+  }
+
+  close(): void {
+    if (this.closed) {
+      return;
+    }
+    this.closed = true;
+    this.unhook?.();
+    this.unhook = null;
+    if (this.retryTimer !== null) {
+      clearTimeout(this.retryTimer);
+      this.retryTimer = null;
+    }
+    this.watchHandle?.release();
+    this.watchHandle = null;
+    this.pending = [];
+    this.mirror = new Map();
+    this.readyDeferred.reject(new ClosedError(`feed of ${this.root}`));
+  }
+
+  private scheduleResync(): void {
+    if (this.closed || this.resyncQueued) {
+      return;
+    }
+    this.resyncQueued = true;
+    this.enqueue(() => {
+      this.resyncQueued = false;
+      return this.resync();
+    });
+  }
+
+  private scheduleDrain(): void {
+    if (this.drainQueued) {
+      return;
+    }
+    this.drainQueued = true;
+    this.enqueue(() => {
+      this.drainQueued = false;
+      return this.drain();
+    });
+  }
+
+  private enqueue(step: () => Promise<void>): void {
+    void this.queue.run(async () => {
+      if (this.closed) {
+        return;
+      }
+      try {
+        await step();
+      } catch (e) {
+        this.failed(e);
+      }
+    });
+  }
+
+  /** A step failed: the mirror may be behind. Resync when possible, report what retrying cannot fix. */
+  private failed(e: unknown): void {
+    if (this.closed) {
+      return;
+    }
+    if (zkErrorCode(e) === ZkCode.UNIMPLEMENTED) {
+      this.onUnsupported(e);
+      return;
+    }
+    const err = translateZkError(e, { op: 'feed', path: this.root });
+    if (!isRetryable(err)) {
+      this.sink.error(err);
+    }
+    if (this.deps.session.connected && this.retryTimer === null) {
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = null;
+        this.scheduleResync();
+      }, this.retryDelayMs);
+      this.retryDelayMs = Math.min(RETRY_MAX_MS, this.retryDelayMs * 2);
+    }
+    // Otherwise RECONNECTED schedules the resync.
+  }
+
+  private async resync(): Promise<void> {
+    this.pending = []; // the load below supersedes them
+    this.generation = this.deps.session.generation;
+    // Armed before the reads; on the same client the route and the server's watch are simply set again.
+    this.watchHandle = await this.deps.watch(this.deps.paths.full(this.root), this.listener);
+    if (this.closed) {
+      this.watchHandle.release();
+      return;
+    }
+    const tree = await loadSubtreeBulk(this.deps.read, this.root);
+    if (this.closed) {
+      return;
+    }
+    this.mirror = tree ?? new Map<string, MirrorNode>();
+    const snapshot = new Map<string, NodeData>();
+    for (const [path, node] of this.mirror) {
+      snapshot.set(path, node.data);
+    }
+    this.retryDelayMs = RETRY_MIN_MS;
+    this.sink.reset(snapshot);
+    this.readyDeferred.resolve();
+  }
+
+  private async drain(): Promise<void> {
+    if (this.generation !== this.deps.session.generation) {
+      this.pending = []; // an older client's: the new session's resync reads everything
+      return;
+    }
+    const batch = this.pending.splice(0, MAX_BATCH_OPS);
+    if (this.pending.length > 0) {
+      this.scheduleDrain();
+    }
+    const paths = [...new Set(batch)];
+    const results = await this.deps.read(paths.map(path => ({ kind: 'data' as const, path })));
+    for (const [i, path] of paths.entries()) {
+      if (this.closed) {
+        return;
+      }
+      await this.reconcile(path, results[i] as ReadResult);
+    }
+  }
+
+  /** Bring the mirror (and the sink) in line with what a read of `path` just showed. */
+  private async reconcile(path: string, result: ReadResult): Promise<void> {
+    const node = this.mirror.get(path);
+    if (result.kind === 'error') {
+      if (result.code !== ZkCode.NO_NODE) {
+        throw translateZkError(zk.Exception.create(result.code), { op: 'getData', path });
+      }
+      if (node !== undefined) {
+        this.removeNode(path);
+      }
+      return;
+    }
+    if (result.kind !== 'data') {
+      throw new RangeError(`multiRead: a ${result.kind} result for getData ${path}`);
+    }
+    if (node !== undefined) {
+      if (node.czxid === result.czxid) {
+        if (result.data.stamp > node.data.stamp) {
+          node.data = result.data;
+          this.sink.upsert(path, result.data);
+        }
+        return;
+      }
+      this.removeNode(path); // deleted and created again since: the old incarnation goes first
+    }
+    await this.addNode(path, result);
+  }
+
+  /** A node we do not mirror exists: load it (and what is below it) and publish it, parents first. */
+  private async addNode(path: string, result: ReadResult & { kind: 'data' }): Promise<void> {
+    // Its parent is mirrored unless a race we do not foresee hid it: then load from the highest missing one.
+    let top = path;
+    while (top !== this.root && !this.mirror.has(parentOf(top))) {
+      top = parentOf(top);
+    }
+    let subtree: Map<string, MirrorNode> | null;
+    if (top === path) {
+      const node: MirrorNode = { data: result.data, czxid: result.czxid, children: new Set() };
+      subtree =
+        result.numChildren > 0
+          ? await loadSubtreeBulk(this.deps.read, path, { node, numChildren: result.numChildren })
+          : new Map([[path, node]]);
+    } else {
+      subtree = await loadSubtreeBulk(this.deps.read, top);
+    }
+    if (subtree === null || this.closed || this.mirror.has(top)) {
+      return; // gone again: its deletion is queued
+    }
+    if (top !== this.root) {
+      const parent = this.mirror.get(parentOf(top));
+      if (parent === undefined) {
+        return;
+      }
+      parent.children.add(basename(top));
+    }
+    for (const [p, n] of subtree) {
+      this.mirror.set(p, n);
+      this.sink.upsert(p, n.data);
+    }
+  }
+
+  /** Drop a node and its subtree from the mirror and tell the sink (once, for the top node). */
+  private removeNode(path: string): void {
+    const stack = [path];
+    while (stack.length > 0) {
+      const p = stack.pop() as string;
+      const n = this.mirror.get(p);
+      this.mirror.delete(p);
+      for (const child of n?.children ?? []) {
+        stack.push(joinPath(p, child));
+      }
+    }
+    if (path !== this.root) {
+      this.mirror.get(parentOf(path))?.children.delete(basename(path));
+    }
+    this.sink.remove(path);
+  }
+}
