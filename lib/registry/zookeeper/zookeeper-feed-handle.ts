@@ -11,12 +11,13 @@ import type { ZooKeeperSession } from './zookeeper-session';
 /**
  * What `openFeed` returns on ZooKeeper: the persistent-watch feed (zookeeper-persistent-feed.ts) while the
  * server supports addWatch and multiRead (ZooKeeper ≥ 3.6), the per-node watch feed (zookeeper-feed.ts)
- * otherwise. The first UNIMPLEMENTED answer switches this feed over (the sink gets its reset from the per-node
- * feed) and, through the driver-wide {@link FeedSupport}, makes every later feed start per-node.
+ * otherwise. The first UNIMPLEMENTED (or MARSHALLING_ERROR) answer switches this feed over (the sink gets its
+ * reset from the per-node feed) and, through the driver-wide {@link FeedSupport}, makes every later feed start
+ * per-node.
  */
 
 export interface FeedSupport {
-  /** False once the server answered addWatch or multiRead with UNIMPLEMENTED. */
+  /** False once the server could not serve addWatch or multiRead. */
   persistentWatches: boolean;
 }
 

@@ -12,7 +12,8 @@ import type { ZkRequests } from './zookeeper-requests';
 import type { ZooKeeperSession } from './zookeeper-session';
 
 /**
- * `openFeed` on ZooKeeper: a mirror of one subtree kept with per-node data and child watches, after
+ * `openFeed` on ZooKeeper < 3.6 (no addWatch / multiRead; on newer servers zookeeper-persistent-feed.ts does
+ * it, see zookeeper-feed-handle.ts): a mirror of one subtree kept with per-node data and child watches, after
  * Curator's TreeCache (reference §3.2), fed to a {@link FeedSink}.
  *
  * - Everything (the initial load, every watch event, every resync) runs through ONE serial queue, so replies

@@ -28,8 +28,10 @@ import type { MirrorNode } from './zookeeper-tree-load';
  *   czxid: the old one is removed first) → load its subtree when Stat.numChildren > 0 (a whole subtree may
  *   appear before we look) and `upsert` parents first. A stale NodeDeleted of a re-created node thus never
  *   removes it: we act on what the read shows, not on the event type.
- * - A server without addWatch / multiRead (UNIMPLEMENTED, ZooKeeper < 3.6) makes the feed call
- *   `onUnsupported` once and stop; the caller switches to the per-node feed (zookeeper-feed-handle.ts).
+ * - A server without addWatch / multiRead (UNIMPLEMENTED: ZooKeeper < 3.6, which then also closes the
+ *   connection) or that cannot serve them (MARSHALLING_ERROR: e.g. a watch manager without persistent watches,
+ *   or a reply we cannot decode) makes the feed call `onUnsupported` once and stop; the caller switches to the
+ *   per-node feed (zookeeper-feed-handle.ts). Those are the only requests this feed sends.
  * - Notifications of a closed feed, or of an older client, are dropped.
  */
 
@@ -147,7 +149,8 @@ export class ZooKeeperPersistentFeed implements FeedHandle {
     if (this.closed) {
       return;
     }
-    if (zkErrorCode(e) === ZkCode.UNIMPLEMENTED) {
+    const code = zkErrorCode(e);
+    if (code === ZkCode.UNIMPLEMENTED || code === ZkCode.MARSHALLING_ERROR) {
       this.onUnsupported(e);
       return;
     }
