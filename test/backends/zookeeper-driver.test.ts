@@ -913,6 +913,73 @@ describe('ZooKeeper driver (real ZooKeeper)', function () {
       expect(await invalidated.take(ms(2000), 'the read watch')).to.equal('/r');
     });
 
+    it('converges on a burst of concurrent creates, deletes, re-creates and updates, parents first', async () => {
+      const namespace = uniqueNamespace();
+      const { driver } = await connect({ namespace });
+      const { driver: writer } = await connect({ namespace });
+      await writer.put('/b', '', 'PERSISTENT');
+      const orphans: string[] = [];
+      const sink = new (class extends RecordingSink {
+        override upsert(path: string, data: NodeData): void {
+          if (path !== '/b' && !this.state.has(path.slice(0, path.lastIndexOf('/')))) {
+            orphans.push(path);
+          }
+          super.upsert(path, data);
+        }
+      })();
+      const feed = driver.openFeed('/b', sink);
+      cleanups.push(() => feed.close());
+      await feed.ready;
+      let seed = 7;
+      const random = (n: number): number => {
+        seed = (seed * 1103515245 + 12345) % 2147483648;
+        return Math.floor((seed / 2147483648) * n);
+      };
+      const somePath = (): string => {
+        let path = '/b';
+        for (let depth = 1 + random(4); depth > 0; depth--) {
+          path += `/${'abcd'[random(4)] as string}`;
+        }
+        return path;
+      };
+      for (let round = 0; round < 20; round++) {
+        const ops = Array.from({ length: 25 }, (_, i): Promise<unknown> => {
+          const path = somePath();
+          const value = `${round}.${i}`;
+          switch (random(4)) {
+            case 0:
+              return driver.remove(path);
+            case 1:
+              return writer.commit([
+                { type: 'delete', path },
+                { type: 'create', path, value, mode: 'PERSISTENT' },
+              ]);
+            case 2:
+              return writer.update(path, value);
+            default:
+              return writer.put(path, value, 'PERSISTENT');
+          }
+        });
+        await Promise.allSettled(ops);
+      }
+      await writer.put('/b/zz', 'last', 'PERSISTENT');
+      await sink.until(() => sink.state.has('/b/zz'), ms(5000), 'the last write');
+      const direct = new Map<string, string>();
+      const walk = async (path: string): Promise<void> => {
+        const data = await writer.read(path);
+        if (data !== null) {
+          direct.set(path, data.value);
+          for (const child of await writer.children(path)) {
+            await walk(`${path}/${child}`);
+          }
+        }
+      };
+      await walk('/b');
+      expect(new Map(Object.entries(sink.values()))).to.deep.equal(direct);
+      expect(orphans).to.deep.equal([]);
+      expect(sink.errors).to.deep.equal([]);
+    });
+
     it('resyncs after a connection cut and adds its watch again (same session)', async () => {
       const namespace = uniqueNamespace();
       const p = await proxy();
