@@ -45,7 +45,7 @@ export function loadSubtreeBulk(
 
     if (known === undefined) {
       needData.push(top);
-      needChildren.push(top); // same batch, data first: saves the first round trip
+      needChildren.push(top); // in the same first batch: saves a round trip
     } else {
       tree.set(top, known.node);
       if (known.numChildren > 0) {

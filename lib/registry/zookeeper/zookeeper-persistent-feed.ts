@@ -23,7 +23,7 @@ import type { MirrorNode } from './zookeeper-tree-load';
  *   A missing root needs nothing more: the watch reports its creation.
  * - Notifications (NodeCreated / NodeDataChanged / NodeDeleted anywhere below the root, routed by path by our
  *   watcher registry) queue the path. A queued step takes every queued path, reads them all in one multiRead
- *   (getData) and reconciles each with what the mirror holds, in notification order:
+ *   (getData) and reconciles each with what the mirror holds, in the order of their last notifications:
  *   absent → `remove` (subtree); same incarnation (czxid) → `upsert` when mzxid grew; new or re-created (other
  *   czxid: the old one is removed first) → load its subtree when Stat.numChildren > 0 (a whole subtree may
  *   appear before we look) and `upsert` parents first. A stale NodeDeleted of a re-created node thus never
@@ -53,6 +53,8 @@ export class ZooKeeperPersistentFeed implements FeedHandle {
   private mirror = new Map<string, MirrorNode>();
   /** Notified paths (namespace-relative) not yet reconciled. */
   private pending: string[] = [];
+  /** Paths the last batch left for the next one (notified again while it read them). */
+  private deferred = new Set<string>();
   private drainQueued = false;
   private resyncQueued = false;
   private watchHandle: PersistentWatch | null = null;
@@ -170,6 +172,7 @@ export class ZooKeeperPersistentFeed implements FeedHandle {
 
   private async resync(): Promise<void> {
     this.pending = []; // the load below supersedes them
+    this.deferred = new Set();
     this.generation = this.deps.session.generation;
     // Armed before the reads; on the same client the route and the server's watch are simply set again.
     this.watchHandle = await this.deps.watch(this.deps.paths.full(this.root), this.listener);
@@ -191,6 +194,14 @@ export class ZooKeeperPersistentFeed implements FeedHandle {
     this.readyDeferred.resolve();
   }
 
+  /**
+   * Reconcile a batch of notified paths with one read, in the order the changes were made as far as we can
+   * tell. A path is handled at its LAST notification in the batch (the read shows its state after that one,
+   * so handling it earlier would move e.g. a deletion ahead of changes to other nodes made before it), and a
+   * path notified again while we read waits for the next batch. A step that had to read more (a subtree)
+   * mirrors state newer than the batch's read, so the rest of the batch goes back to the front of the queue
+   * and is read again.
+   */
   private async drain(): Promise<void> {
     if (this.generation !== this.deps.session.generation) {
       this.pending = []; // an older client's: the new session's resync reads everything
@@ -200,18 +211,38 @@ export class ZooKeeperPersistentFeed implements FeedHandle {
     if (this.pending.length > 0) {
       this.scheduleDrain();
     }
-    const paths = [...new Set(batch)];
+    const paths = [...new Set(batch.reverse())].reverse();
     const results = await this.deps.read(paths.map(path => ({ kind: 'data' as const, path })));
+    // Notified again meanwhile: the read may show a change made after others still queued. Those paths are
+    // read again with their later notification (once: a path changing faster than a round trip must not
+    // starve).
+    const again = new Set(this.pending);
+    const deferredBefore = this.deferred;
+    this.deferred = new Set();
     for (const [i, path] of paths.entries()) {
       if (this.closed) {
         return;
       }
-      await this.reconcile(path, results[i] as ReadResult);
+      if (again.has(path) && !deferredBefore.has(path)) {
+        this.deferred.add(path);
+        continue;
+      }
+      if (await this.reconcile(path, results[i] as ReadResult)) {
+        const rest = paths.slice(i + 1);
+        if (rest.length > 0) {
+          this.pending.unshift(...rest);
+          this.scheduleDrain();
+        }
+        return;
+      }
     }
   }
 
-  /** Bring the mirror (and the sink) in line with what a read of `path` just showed. */
-  private async reconcile(path: string, result: ReadResult): Promise<void> {
+  /**
+   * Bring the mirror (and the sink) in line with what a read of `path` just showed. Resolves true when it had
+   * to read more (a new node's subtree).
+   */
+  private async reconcile(path: string, result: ReadResult): Promise<boolean> {
     const node = this.mirror.get(path);
     if (result.kind === 'error') {
       if (result.code !== ZkCode.NO_NODE) {
@@ -220,7 +251,7 @@ export class ZooKeeperPersistentFeed implements FeedHandle {
       if (node !== undefined) {
         this.removeNode(path);
       }
-      return;
+      return false;
     }
     if (result.kind !== 'data') {
       throw new RangeError(`multiRead: a ${result.kind} result for getData ${path}`);
@@ -231,37 +262,41 @@ export class ZooKeeperPersistentFeed implements FeedHandle {
           node.data = result.data;
           this.sink.upsert(path, result.data);
         }
-        return;
+        return false;
       }
       this.removeNode(path); // deleted and created again since: the old incarnation goes first
     }
-    await this.addNode(path, result);
+    return this.addNode(path, result);
   }
 
-  /** A node we do not mirror exists: load it (and what is below it) and publish it, parents first. */
-  private async addNode(path: string, result: ReadResult & { kind: 'data' }): Promise<void> {
+  /**
+   * A node we do not mirror exists: publish it (and what is below it), parents first. Resolves true when that
+   * took more reads.
+   */
+  private async addNode(path: string, result: ReadResult & { kind: 'data' }): Promise<boolean> {
     // Its parent is mirrored unless a race we do not foresee hid it: then load from the highest missing one.
     let top = path;
     while (top !== this.root && !this.mirror.has(parentOf(top))) {
       top = parentOf(top);
     }
-    let subtree: Map<string, MirrorNode> | null;
-    if (top === path) {
-      const node: MirrorNode = { data: result.data, czxid: result.czxid, children: new Set() };
-      subtree =
-        result.numChildren > 0
-          ? await loadSubtreeBulk(this.deps.read, path, { node, numChildren: result.numChildren })
-          : new Map([[path, node]]);
-    } else {
-      subtree = await loadSubtreeBulk(this.deps.read, top);
+    const node: MirrorNode = { data: result.data, czxid: result.czxid, children: new Set() };
+    let subtree: Map<string, MirrorNode> | null = new Map([[path, node]]);
+    let loaded = false;
+    if (top !== path || result.numChildren > 0) {
+      loaded = true;
+      subtree = await loadSubtreeBulk(
+        this.deps.read,
+        top,
+        top === path ? { node, numChildren: result.numChildren } : undefined,
+      );
     }
     if (subtree === null || this.closed || this.mirror.has(top)) {
-      return; // gone again: its deletion is queued
+      return loaded; // gone again: its deletion is queued
     }
     if (top !== this.root) {
       const parent = this.mirror.get(parentOf(top));
       if (parent === undefined) {
-        return;
+        return loaded;
       }
       parent.children.add(basename(top));
     }
@@ -269,6 +304,7 @@ export class ZooKeeperPersistentFeed implements FeedHandle {
       this.mirror.set(p, n);
       this.sink.upsert(p, n.data);
     }
+    return loaded;
   }
 
   /** Drop a node and its subtree from the mirror and tell the sink (once, for the top node). */
