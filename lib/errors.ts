@@ -25,7 +25,10 @@ export type ErrorCode =
   | 'REGISTRY_AUTH'
   | 'PERMISSION_DENIED'
   | 'CORRUPTED_DATA'
-  | 'SYSTEM';
+  | 'SYSTEM'
+  | 'OWNERSHIP_LOST'
+  | 'JOB_EXECUTION'
+  | 'UNKNOWN_JOB';
 
 export interface CoordinationErrorOptions {
   path?: string;
@@ -216,6 +219,44 @@ export class CorruptedDataError extends CoordinationError {
 export class SystemError extends CoordinationError {
   constructor(message: string, options: CoordinationErrorOptions = {}) {
     super('SYSTEM', message, options);
+  }
+}
+
+/**
+ * Thrown by `ctx.checkOwnership()`: the sharding item may no longer be ours (the execution's signal was
+ * aborted, or the worker has not heard from the registry for longer than a safe fraction of the session
+ * timeout / lease TTL). Perform no further side effect for this item.
+ */
+export class OwnershipLostError extends CoordinationError {
+  readonly jobName: string;
+  readonly item: number;
+
+  constructor(jobName: string, item: number, reason: string) {
+    super('OWNERSHIP_LOST', `job ${jobName} item ${item}: ownership lost (${reason})`);
+    this.jobName = jobName;
+    this.item = item;
+  }
+}
+
+/** A user handler failed (thrown error, timeout, non-zero script exit); `cause` holds the original. */
+export class JobExecutionError extends CoordinationError {
+  readonly jobName: string;
+  readonly item: number;
+
+  constructor(jobName: string, item: number, message: string, options: CoordinationErrorOptions = {}) {
+    super('JOB_EXECUTION', `job ${jobName} item ${item}: ${message}`, options);
+    this.jobName = jobName;
+    this.item = item;
+  }
+}
+
+/** The registry holds no job of that name (operations API, CLI). */
+export class UnknownJobError extends CoordinationError {
+  readonly jobName: string;
+
+  constructor(jobName: string) {
+    super('UNKNOWN_JOB', `unknown job: ${jobName}`);
+    this.jobName = jobName;
   }
 }
 
