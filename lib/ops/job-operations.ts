@@ -1,0 +1,117 @@
+import { InvalidArgumentError } from '../errors';
+import type { CoordinatorRegistryCenter } from '../registry/registry-center';
+import { setJobDisabled } from './config-operations';
+import { liveInstanceIds, requireJob } from './job-reader';
+import { JobInUseError } from './ops-errors';
+import type {
+  RemoveOptions,
+  RemoveResult,
+  RequestResult,
+  ToggleResult,
+  ToggleTarget,
+} from './ops-types';
+import { disableItem, enableItem } from './sharding-operations';
+
+/**
+ * Job lifecycle operations (ElasticJob's JobOperateAPI). Like ElasticJob's, they only write the registry;
+ * the instances react through their watches. Each throws `UnknownJobError` for a job without a `config`
+ * node.
+ */
+
+/**
+ * Run the job once now on every live instance: writes `trigger/{id}` for each. An instance that is busy
+ * coalesces the request into one run after the current one. Returns the instances asked (none when the
+ * job has no live instance: nothing runs).
+ */
+export async function trigger(
+  registry: CoordinatorRegistryCenter,
+  job: string,
+): Promise<RequestResult> {
+  const paths = await requireJob(registry, job);
+  const instances = await liveInstanceIds(registry, paths);
+  await Promise.all(instances.map(id => registry.persist(paths.trigger(id), '')));
+  return { job, instances };
+}
+
+/**
+ * Stop the job on every live instance: writes `shutdown/{id}` for each. Each worker stops this job (its
+ * other jobs keep running) and its instance node goes away. The job stays defined: a worker that starts
+ * it again runs it again.
+ */
+export async function shutdown(
+  registry: CoordinatorRegistryCenter,
+  job: string,
+): Promise<RequestResult> {
+  const paths = await requireJob(registry, job);
+  const instances = await liveInstanceIds(registry, paths);
+  await Promise.all(instances.map(id => registry.persist(paths.shutdown(id), '')));
+  return { job, instances };
+}
+
+/**
+ * Delete the job (`/{job}` and everything under it). Refused with {@link JobInUseError} naming the live
+ * instances while any is alive, unless `force`; with `force` the running workers lose the job's
+ * configuration under their feet. The usual sequence is `shutdown`, wait until no instance is left
+ * (`getJobStatus().instances`), then `remove`. Only the existence of the `config` node is checked, so a
+ * job whose configuration is unreadable can still be removed.
+ */
+export async function remove(
+  registry: CoordinatorRegistryCenter,
+  job: string,
+  options: RemoveOptions = {},
+): Promise<RemoveResult> {
+  const paths = await requireJob(registry, job);
+  const liveInstances = await liveInstanceIds(registry, paths);
+  if (liveInstances.length > 0 && options.force !== true) {
+    throw new JobInUseError(job, paths.instances, liveInstances);
+  }
+  await registry.remove(paths.root);
+  return { job, liveInstances };
+}
+
+/**
+ * Disable the whole job (`config.disabled = true`), its instances on one server (`servers/{ip}` =
+ * `DISABLED`), or one item (`sharding/{n}/disabled`). See {@link ToggleTarget}.
+ */
+export function disable(
+  registry: CoordinatorRegistryCenter,
+  job: string,
+  target: ToggleTarget = {},
+): Promise<ToggleResult> {
+  return toggle(registry, job, target, false);
+}
+
+/** The inverse of {@link disable}, for the same targets. */
+export function enable(
+  registry: CoordinatorRegistryCenter,
+  job: string,
+  target: ToggleTarget = {},
+): Promise<ToggleResult> {
+  return toggle(registry, job, target, true);
+}
+
+async function toggle(
+  registry: CoordinatorRegistryCenter,
+  job: string,
+  target: ToggleTarget,
+  enabled: boolean,
+): Promise<ToggleResult> {
+  const { server, item } = target;
+  if (server !== undefined && item !== undefined) {
+    throw new InvalidArgumentError(
+      'server and item cannot be combined: an item is disabled or enabled for the whole job',
+    );
+  }
+  if (item !== undefined) {
+    await (enabled ? enableItem(registry, job, item) : disableItem(registry, job, item));
+    return { job, scope: 'item', server: null, item, enabled };
+  }
+  if (server !== undefined) {
+    const paths = await requireJob(registry, job);
+    // Any IP is accepted: disabling a server before it starts the job is the deploy-then-enable pattern.
+    await registry.persist(paths.server(server), enabled ? 'ENABLED' : 'DISABLED');
+    return { job, scope: 'server', server, item: null, enabled };
+  }
+  await setJobDisabled(registry, job, !enabled);
+  return { job, scope: 'job', server: null, item: null, enabled };
+}

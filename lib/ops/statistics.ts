@@ -1,0 +1,154 @@
+import { UnknownJobError } from '../errors';
+import type { CoordinatorRegistryCenter } from '../registry/registry-center';
+import { JobPaths, type JobConfig } from './job-layer';
+import {
+  liveInstanceIds,
+  readConfig,
+  readDisabledServers,
+  readInstanceIps,
+  readOptional,
+  requireJob,
+} from './job-reader';
+import type { ItemInfo, ItemStatus, JobBrief, JobStatus, JobStatusInfo } from './ops-types';
+
+/**
+ * Read-only views of jobs (ElasticJob's statistics APIs), computed from direct reads of the node
+ * layout (DESIGN §3) at the moment of the call. The status rules are documented on {@link JobStatus}
+ * and {@link ItemStatus}. Every function throws `UnknownJobError` for a job without a `config` node and
+ * `CorruptedDataError` (naming the path) for an unreadable configuration or instance node.
+ */
+
+/** Everything a status needs, read once. */
+interface JobSnapshot {
+  config: JobConfig;
+  leader: string | null;
+  instances: string[];
+  items: ItemInfo[];
+  /** Live instances whose server is not DISABLED. */
+  enabledInstances: number;
+  /** `leader/sharding/necessary` exists. */
+  resharding: boolean;
+}
+
+async function readSnapshot(
+  registry: CoordinatorRegistryCenter,
+  paths: JobPaths,
+): Promise<JobSnapshot> {
+  const config = await readConfig(registry, paths);
+  const [ids, disabledServers, leader, resharding] = await Promise.all([
+    liveInstanceIds(registry, paths),
+    readDisabledServers(registry, paths),
+    readOptional(registry, paths.electionInstance),
+    registry.isExisted(paths.shardingNecessary),
+  ]);
+  const ips = await readInstanceIps(registry, paths, ids);
+  const enabled = new Set([...ips].filter(([, ip]) => !disabledServers.has(ip)).map(([id]) => id));
+  const items = await Promise.all(
+    Array.from({ length: config.shardingTotalCount }, (_v, item) =>
+      readItem(registry, paths, item, { enabled, resharding }),
+    ),
+  );
+  return {
+    config,
+    leader,
+    instances: [...ips.keys()],
+    items,
+    enabledInstances: enabled.size,
+    resharding,
+  };
+}
+
+async function readItem(
+  registry: CoordinatorRegistryCenter,
+  paths: JobPaths,
+  item: number,
+  context: { enabled: ReadonlySet<string>; resharding: boolean },
+): Promise<ItemInfo> {
+  const nodes = new Set(await registry.getChildrenKeys(paths.item(item)));
+  const instanceId = nodes.has('instance')
+    ? await readOptional(registry, paths.itemInstance(item))
+    : null;
+  let status: ItemStatus;
+  if (nodes.has('disabled')) {
+    status = 'DISABLED';
+  } else if (nodes.has('running')) {
+    status = 'RUNNING';
+  } else if (context.resharding || instanceId === null || !context.enabled.has(instanceId)) {
+    status = 'SHARDING_FLAG';
+  } else {
+    status = 'PENDING';
+  }
+  return { item, instanceId, status, failover: nodes.has('failover') };
+}
+
+function jobStatusOf(snapshot: JobSnapshot): JobStatus {
+  if (snapshot.config.disabled) {
+    return 'DISABLED';
+  }
+  if (snapshot.instances.length === 0) {
+    return 'CRASHED';
+  }
+  if (snapshot.enabledInstances === 0) {
+    return 'DISABLED';
+  }
+  if (snapshot.resharding || snapshot.items.some(i => i.status === 'SHARDING_FLAG')) {
+    return 'SHARDING_FLAG';
+  }
+  return 'OK';
+}
+
+/** Status, leader, live instances and items of one job. */
+export async function getJobStatus(
+  registry: CoordinatorRegistryCenter,
+  job: string,
+): Promise<JobStatusInfo> {
+  const paths = await requireJob(registry, job);
+  const snapshot = await readSnapshot(registry, paths);
+  return {
+    job,
+    status: jobStatusOf(snapshot),
+    leader: snapshot.leader,
+    instances: snapshot.instances,
+    items: snapshot.items,
+  };
+}
+
+/** The items of one job (`getJobStatus(job).items`). */
+export async function getShardingInfo(
+  registry: CoordinatorRegistryCenter,
+  job: string,
+): Promise<ItemInfo[]> {
+  const paths = await requireJob(registry, job);
+  return (await readSnapshot(registry, paths)).items;
+}
+
+/**
+ * Every job of the namespace (a child of the root with a `config` node), sorted by name. Other nodes
+ * under the root (recipes' locks, services, …) are not jobs and are skipped.
+ */
+export async function listJobs(registry: CoordinatorRegistryCenter): Promise<JobBrief[]> {
+  const names = await registry.getChildrenKeys('/');
+  const jobs = await Promise.all(
+    names.map(async name => {
+      const paths = new JobPaths(name);
+      let snapshot: JobSnapshot;
+      try {
+        snapshot = await readSnapshot(registry, paths);
+      } catch (err) {
+        if (err instanceof UnknownJobError) {
+          return undefined; // not a job, or removed meanwhile
+        }
+        throw err;
+      }
+      const brief: JobBrief = {
+        job: name,
+        status: jobStatusOf(snapshot),
+        cron: snapshot.config.cron,
+        shardingTotalCount: snapshot.config.shardingTotalCount,
+        instances: snapshot.instances.length,
+      };
+      return brief;
+    }),
+  );
+  return jobs.filter(j => j !== undefined);
+}
