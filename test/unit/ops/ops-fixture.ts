@@ -52,7 +52,10 @@ export class OpsFixture {
 }
 
 /** A complete stored configuration (schema version 1). */
-export function jobConfig(name: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {
+export function jobConfig(
+  name: string,
+  overrides: Record<string, unknown> = {},
+): Record<string, unknown> {
   return {
     schemaVersion: 1,
     name,
