@@ -1,0 +1,327 @@
+import type { ConnectionState } from '../registry/registry-center';
+import type { JobDefinition } from './define-job';
+import { Executor } from './executor';
+import type { JobConfig } from './job-config';
+import type { JobContext } from './job-context';
+import type { JobEventSink } from './job-events';
+import { nextFireTime } from './scheduler/cron';
+import type { ScheduledTask, Scheduler } from './scheduler/scheduler';
+import type { ExecutionService } from './services/execution-service';
+import type { ServerService } from './services/server-service';
+import type { ShardingService } from './services/sharding-service';
+
+export interface ItemSchedulerOptions {
+  ctx: JobContext;
+  definition: JobDefinition;
+  scheduler: Scheduler;
+  sharding: ShardingService;
+  execution: ExecutionService;
+  servers: ServerService;
+  config: () => JobConfig;
+  events: JobEventSink;
+  report: (err: unknown) => void;
+}
+
+interface Running {
+  controller: AbortController;
+  done: Promise<void>;
+}
+
+/** How long a fire waits for a pending resharding before it is skipped (the next fire tries again). */
+const SETTLE_TIMEOUT_MS = 10_000;
+/** Extra time given to aborted handlers at the end of a drain before the worker leaves anyway. */
+const ABORT_GRACE_MS = 2_000;
+
+/**
+ * When and what this instance runs for one job: the cron schedule (on the worker's shared Scheduler),
+ * manual triggers, misfires, and the executions themselves.
+ *
+ * - A fire runs every local, enabled item that is not running; none starts while resharding is pending
+ *   (waited for on the cache, with a deadline), while the job or this server is disabled, or while the
+ *   registry connection is SUSPENDED/LOST.
+ * - monitorExecution: an item starts only by claiming its running record (ExecutionService.claim); a fire
+ *   that finds it running — here or on another instance — marks it misfire (when `misfire` is on), and
+ *   it runs once right after the current run ends.
+ * - A trigger on a busy instance is coalesced: one run after the current ones end.
+ * - A session loss (LOST) aborts running executions: their running records are already gone.
+ */
+export class ItemScheduler {
+  private readonly running = new Map<number, Running>();
+  /** Items between "decided to start" and "running" (claim in flight): a second start is a misfire. */
+  private readonly starting = new Set<number>();
+  /** Misfires this instance recorded; the registry node mirrors them for operators. */
+  private readonly misfires = new Set<number>();
+  private readonly executor: Executor;
+  private task: ScheduledTask | undefined;
+  private closed = false;
+  private connected = true;
+  private triggerPending = false;
+  private lastLocalItems = '';
+
+  constructor(private readonly o: ItemSchedulerOptions) {
+    this.executor = new Executor(o.definition, o.ctx.instanceId, o.ctx.logger, () => this.connected);
+  }
+
+  start(): void {
+    this.schedule();
+    this.assignmentChanged();
+  }
+
+  close(): void {
+    this.closed = true;
+    this.task?.cancel();
+    this.task = undefined;
+  }
+
+  /** Waits for running items up to `timeoutMs`, then aborts them and gives them a short grace. */
+  async drain(timeoutMs: number): Promise<void> {
+    const all = (): Promise<unknown> => Promise.allSettled([...this.running.values()].map(r => r.done));
+    if (this.running.size === 0) {
+      return;
+    }
+    if (!(await settlesWithin(all(), timeoutMs))) {
+      for (const r of this.running.values()) {
+        r.controller.abort(new Error('the worker is stopping'));
+      }
+      await settlesWithin(all(), ABORT_GRACE_MS);
+    }
+  }
+
+  configChanged(previous: JobConfig, next: JobConfig): void {
+    if (previous.cron !== next.cron || previous.timeZone !== next.timeZone) {
+      this.task?.cancel();
+      this.schedule();
+    }
+  }
+
+  connectionChanged(state: ConnectionState): void {
+    this.connected = state === 'CONNECTED' || state === 'RECONNECTED';
+    if (state === 'LOST') {
+      for (const r of this.running.values()) {
+        r.controller.abort(new Error('the registry session was lost'));
+      }
+    }
+  }
+
+  /** Cache saw an item's owner or the generation change: tell listeners when our items changed. */
+  assignmentChanged(): void {
+    if (this.o.sharding.isPending()) {
+      return;
+    }
+    const items = this.o.sharding.localItems();
+    const key = items.join(',');
+    if (key !== this.lastLocalItems) {
+      this.lastLocalItems = key;
+      this.o.events('sharded', { job: this.o.ctx.jobName, items });
+    }
+  }
+
+  /** An item's running record went away (its run ended somewhere): run a pending misfire now. */
+  itemReleased(item: number): void {
+    if (!this.running.has(item)) {
+      this.runMisfire(item);
+    }
+  }
+
+  trigger(): void {
+    if (this.running.size > 0) {
+      this.triggerPending = true;
+      return;
+    }
+    void this.fire();
+  }
+
+  private schedule(): void {
+    const { cron, timeZone } = this.o.config();
+    if (this.closed || cron === null) {
+      return;
+    }
+    const next = nextFireTime(cron, timeZone, new Date());
+    if (next === null) {
+      return;
+    }
+    this.task = this.o.scheduler.at(next.getTime(), async () => {
+      this.schedule();
+      await this.fire();
+    });
+  }
+
+  /** One fire: every local item that may start now. */
+  async fire(): Promise<void> {
+    if (!this.mayStart()) {
+      return;
+    }
+    if (this.o.sharding.isPending()) {
+      try {
+        await this.o.sharding.waitSettled(SETTLE_TIMEOUT_MS);
+      } catch (err) {
+        this.o.ctx.logger.warn('fire skipped: resharding did not settle', { error: err });
+        return;
+      }
+      if (!this.mayStart()) {
+        return;
+      }
+    }
+    for (const item of this.o.sharding.localItems()) {
+      if (!this.o.sharding.isItemDisabled(item)) {
+        void this.startItem(item);
+      }
+    }
+  }
+
+  private mayStart(): boolean {
+    return (
+      !this.closed &&
+      this.connected &&
+      !this.o.config().disabled &&
+      this.o.servers.isEnabled(this.o.ctx.ip)
+    );
+  }
+
+  private async startItem(item: number): Promise<void> {
+    const config = this.o.config();
+    if (
+      this.running.has(item) ||
+      this.starting.has(item) ||
+      (config.monitorExecution && this.o.execution.isRunningAnywhere(item))
+    ) {
+      await this.misfire(item, config).catch(err => this.o.report(err));
+      return;
+    }
+    this.starting.add(item);
+    try {
+      let fencingToken = this.o.sharding.generation().value;
+      let sessionEpoch: number | undefined;
+      if (config.monitorExecution) {
+        const claim = await this.o.execution.claim(item);
+        if (claim.status === 'busy') {
+          await this.misfire(item, config);
+          return;
+        }
+        if (claim.status !== 'claimed') {
+          this.o.ctx.logger.debug('item not started', { item, status: claim.status });
+          return;
+        }
+        fencingToken = claim.fencingToken;
+        sessionEpoch = claim.sessionEpoch;
+      }
+      if (this.closed) {
+        // Stopped meanwhile: give the claim back.
+        if (sessionEpoch !== undefined) {
+          await this.o.execution.release(item, sessionEpoch);
+        }
+        return;
+      }
+      this.execute(item, fencingToken, sessionEpoch, config);
+    } catch (err) {
+      this.o.report(err);
+    } finally {
+      this.starting.delete(item);
+    }
+  }
+
+  private execute(
+    item: number,
+    fencingToken: number,
+    sessionEpoch: number | undefined,
+    config: JobConfig,
+  ): void {
+    const controller = new AbortController();
+    const job = this.o.ctx.jobName;
+    const instanceId = this.o.ctx.instanceId;
+    const done = (async () => {
+      const outcome = await this.executor.run({
+        item,
+        fencingToken,
+        failover: false,
+        config,
+        signal: controller.signal,
+      });
+      if (sessionEpoch !== undefined) {
+        await this.o.execution.release(item, sessionEpoch).catch(err => this.o.report(err));
+      }
+      this.running.delete(item);
+      if (outcome.error === undefined) {
+        this.o.events('executed', {
+          job,
+          item,
+          instanceId,
+          durationMs: outcome.durationMs,
+          attempts: outcome.attempts,
+          fencingToken,
+          failover: false,
+        });
+      } else {
+        this.o.ctx.logger.warn('item failed', { item, error: outcome.error });
+        this.o.events('failed', {
+          job,
+          item,
+          instanceId,
+          attempts: outcome.attempts,
+          error: outcome.error,
+        });
+      }
+      this.afterRun(item);
+    })();
+    this.running.set(item, { controller, done });
+  }
+
+  private afterRun(item: number): void {
+    if (this.closed) {
+      return;
+    }
+    this.runMisfire(item);
+    if (this.triggerPending && this.running.size === 0) {
+      this.triggerPending = false;
+      void this.fire();
+    }
+  }
+
+  private runMisfire(item: number): void {
+    const config = this.o.config();
+    if (!this.misfires.has(item) || this.running.has(item) || this.starting.has(item)) {
+      return;
+    }
+    this.misfires.delete(item);
+    if (
+      !config.misfire ||
+      this.o.sharding.ownerOf(item) !== this.o.ctx.instanceId ||
+      !this.mayStart()
+    ) {
+      void this.o.execution.clearMisfire(item).catch(err => this.o.report(err));
+      return;
+    }
+    void (async () => {
+      try {
+        await this.o.execution.clearMisfire(item);
+        if (!this.o.sharding.isItemDisabled(item)) {
+          await this.startItem(item);
+        }
+      } catch (err) {
+        this.o.report(err);
+      }
+    })();
+  }
+
+  private async misfire(item: number, config: JobConfig): Promise<void> {
+    if (!config.misfire) {
+      return;
+    }
+    if (this.misfires.has(item)) {
+      return; // already one run owed: misfires coalesce
+    }
+    this.misfires.add(item);
+    this.o.events('misfire', { job: this.o.ctx.jobName, item });
+    await this.o.execution.markMisfire(item);
+  }
+}
+
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>(resolve => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([promise.then(() => true as const), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

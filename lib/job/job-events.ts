@@ -1,0 +1,70 @@
+import type { CoordinationError, JobExecutionError } from '../errors';
+
+/** Payloads of a worker's typed events (`worker.on('executed', e => …)`). */
+export interface ExecutedEvent {
+  job: string;
+  item: number;
+  instanceId: string;
+  durationMs: number;
+  attempts: number;
+  fencingToken: number;
+  failover: boolean;
+}
+
+export interface FailedEvent {
+  job: string;
+  item: number;
+  instanceId: string;
+  attempts: number;
+  error: JobExecutionError;
+}
+
+export interface ShardedEvent {
+  job: string;
+  /** The items this instance owns now, ascending. */
+  items: number[];
+}
+
+export interface LeaderEvent {
+  job: string;
+  isLeader: boolean;
+}
+
+export interface MisfireEvent {
+  job: string;
+  item: number;
+}
+
+export interface JobStoppedEvent {
+  job: string;
+  /** `stop`: worker.stop(); `shutdown`: the operations shutdown command; `removed`: the job was removed. */
+  reason: 'stop' | 'shutdown' | 'removed';
+}
+
+export interface JobErrorEvent {
+  job: string;
+  error: CoordinationError | Error;
+}
+
+export interface WorkerEvents {
+  /** An item ran to completion. */
+  executed: [ExecutedEvent];
+  /** An item failed after its retries (the error wraps the handler's). */
+  failed: [FailedEvent];
+  /** This instance's items of a job changed. */
+  sharded: [ShardedEvent];
+  /** This instance became or stopped being a job's leader. */
+  leader: [LeaderEvent];
+  /** A fire found an item still running; it was marked misfire (runs once right after, when enabled). */
+  misfire: [MisfireEvent];
+  /** A job stopped on this worker. */
+  jobStopped: [JobStoppedEvent];
+  /**
+   * A background failure with no caller (registry unreachable, corrupted data, a failing strategy).
+   * Without a listener it is logged at error level; it never crashes the process.
+   */
+  error: [JobErrorEvent];
+}
+
+/** How a job runtime reports to its worker. */
+export type JobEventSink = <K extends keyof WorkerEvents>(event: K, ...args: WorkerEvents[K]) => void;

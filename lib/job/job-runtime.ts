@@ -1,0 +1,294 @@
+import { ConfigurationError, CorruptedDataError, TransactionError } from '../errors';
+import { delay } from '../internal/async';
+import type { Logger } from '../logger';
+import type { ConnectionState, CoordinatorRegistryCenter, LeaderFence } from '../registry/registry-center';
+import type { TreeCache } from '../registry/tree-cache';
+import type { JobDefinition } from './define-job';
+import type { JobConfig } from './job-config';
+import type { JobContext } from './job-context';
+import type { JobEventSink } from './job-events';
+import type { InstanceInfo } from './job-instance';
+import { JobPaths } from './job-paths';
+import { ItemScheduler } from './item-scheduler';
+import { JobReactions } from './reactions/job-reactions';
+import type { Scheduler } from './scheduler/scheduler';
+import { ConfigService } from './services/config-service';
+import { ElectionService } from './services/election-service';
+import { ExecutionService } from './services/execution-service';
+import { InstanceService } from './services/instance-service';
+import { ServerService } from './services/server-service';
+import { ShardingService } from './services/sharding-service';
+import { selectStrategy } from './sharding/sharding-strategy';
+
+export interface JobRuntimeOptions {
+  definition: JobDefinition;
+  registry: CoordinatorRegistryCenter;
+  instanceId: string;
+  instanceInfo: InstanceInfo;
+  scheduler: Scheduler;
+  logger: Logger;
+  events: JobEventSink;
+}
+
+const RESHARD_RETRY_MAX_MS = 2000;
+
+/**
+ * Owns ONE job on one worker (ElasticJob's JobScheduler + JobRegistry entry, without the singleton):
+ * registers the configuration, the server and the instance, keeps the job's tree cache, campaigns for
+ * leadership, reacts to registry changes and runs the items this instance owns (through ItemScheduler).
+ *
+ * Lifecycle: `start()` once; `stop(timeoutMs, reason)` drains (idempotent). A session loss never ends
+ * the job: after LOST the instance re-registers on RECONNECTED and resharding is requested again.
+ */
+export class JobRuntime {
+  readonly name: string;
+  private readonly ctx: JobContext;
+  private cacheRef: TreeCache | undefined;
+  readonly config: ConfigService;
+  readonly instances: InstanceService;
+  readonly servers: ServerService;
+  readonly sharding: ShardingService;
+  readonly execution: ExecutionService;
+  readonly election: ElectionService;
+  readonly items: ItemScheduler;
+  private readonly reactions: JobReactions;
+  private leaderWake: (() => void) | undefined;
+  private stopping: Promise<void> | undefined;
+  private readonly logger: Logger;
+
+  constructor(private readonly options: JobRuntimeOptions) {
+    const { definition, registry, instanceId, instanceInfo } = options;
+    this.name = definition.name;
+    this.logger = options.logger.child({ job: definition.name, instance: instanceId });
+    this.ctx = {
+      jobName: definition.name,
+      paths: new JobPaths(definition.name),
+      instanceId,
+      ip: instanceInfo.ip,
+      registry,
+      logger: this.logger,
+      cache: () => {
+        if (this.cacheRef === undefined) {
+          throw new Error(`the cache of job ${definition.name} is not started`);
+        }
+        return this.cacheRef;
+      },
+    };
+    this.config = new ConfigService(this.ctx, definition);
+    this.instances = new InstanceService(this.ctx, instanceInfo);
+    this.servers = new ServerService(this.ctx, this.instances);
+    this.sharding = new ShardingService(
+      this.ctx,
+      this.servers,
+      () => this.config.config,
+      () => selectStrategy(this.config.config.strategy, definition.strategy),
+    );
+    this.execution = new ExecutionService(this.ctx, this.sharding);
+    this.election = new ElectionService(
+      this.ctx,
+      isLeader => {
+        this.logger.info(isLeader ? 'leadership gained' : 'leadership released');
+        options.events('leader', { job: this.name, isLeader });
+      },
+      err => this.report(err),
+    );
+    this.items = new ItemScheduler({
+      ctx: this.ctx,
+      definition,
+      scheduler: options.scheduler,
+      sharding: this.sharding,
+      execution: this.execution,
+      servers: this.servers,
+      config: () => this.config.config,
+      events: options.events,
+      report: err => this.report(err),
+    });
+    this.reactions = new JobReactions(this.ctx, {
+      onConfigValue: raw => this.onConfigValue(raw),
+      onMembershipChanged: () => this.wakeLeader(),
+      onShardingRequested: () => this.wakeLeader(),
+      onAssignmentChanged: () => this.items.assignmentChanged(),
+      onItemReleased: item => this.items.itemReleased(item),
+      onTrigger: () => this.items.trigger(),
+      onShutdown: () => void this.stop(0, 'shutdown'),
+      onOwnInstanceRemoved: () => void this.reRegister(),
+    });
+  }
+
+  get isLeader(): boolean {
+    return this.election.isLeader;
+  }
+
+  get isStopped(): boolean {
+    return this.stopping !== undefined;
+  }
+
+  async start(): Promise<void> {
+    const { registry, paths } = this.ctx;
+    await this.config.register(err => this.report(err));
+    await registry.addCacheData(paths.root);
+    this.cacheRef = registry.getRawCache(paths.root);
+    await this.checkTimeDifference();
+    await this.servers.ensureRegistered();
+    await this.instances.register();
+    this.ctx.cache().on('event', this.reactions.handle);
+    registry.on('connectionStateChanged', this.onConnectionState);
+    await this.sharding.requestResharding();
+    this.election.start((signal, fence) => this.leaderDuties(signal, fence));
+    this.items.start();
+    this.logger.info('job started', { items: this.config.config.shardingTotalCount });
+  }
+
+  /** Drains and leaves: no new fires, running items get `timeoutMs` before their signals abort. */
+  stop(timeoutMs: number, reason: 'stop' | 'shutdown' | 'removed' = 'stop'): Promise<void> {
+    this.stopping ??= this.drain(timeoutMs, reason);
+    return this.stopping;
+  }
+
+  private async drain(timeoutMs: number, reason: 'stop' | 'shutdown' | 'removed'): Promise<void> {
+    const { registry, paths } = this.ctx;
+    this.items.close();
+    await this.items.drain(timeoutMs);
+    registry.off('connectionStateChanged', this.onConnectionState);
+    this.cacheRef?.off('event', this.reactions.handle);
+    this.wakeLeader();
+    await this.election.stop();
+    if (registry.connectionState !== 'CLOSED') {
+      await this.instances.unregister().catch(err => this.report(err));
+      await registry.evictCacheData(paths.root).catch(err => this.report(err));
+    }
+    this.logger.info('job stopped', { reason });
+    this.options.events('jobStopped', { job: this.name, reason });
+  }
+
+  /** Leader: reshard whenever requested or out of date, until the latch signal aborts. */
+  private async leaderDuties(signal: AbortSignal, fence: LeaderFence): Promise<void> {
+    const backoff = 50;
+    const onAbort = (): void => this.wakeLeader();
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      await this.leaderLoop(signal, fence, backoff);
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  private async leaderLoop(signal: AbortSignal, fence: LeaderFence, backoff: number): Promise<void> {
+    while (!signal.aborted && this.stopping === undefined) {
+      const woken = new Promise<void>(resolve => (this.leaderWake = resolve));
+      try {
+        if (this.sharding.isPending() || this.sharding.isOutOfDate()) {
+          const generation = await this.sharding.reshard(fence);
+          this.logger.info('resharding committed', { generation });
+          await this.ctx
+            .cache()
+            .waitFor(() => this.sharding.generation().value >= generation, {
+              timeoutMs: RESHARD_RETRY_MAX_MS,
+              signal,
+            })
+            .catch(() => undefined);
+          await this.collectServers();
+          backoff = 50;
+          continue;
+        }
+      } catch (err) {
+        if (signal.aborted) {
+          break;
+        }
+        if (!(err instanceof TransactionError)) {
+          this.report(err);
+        }
+        // A stale view or a lost fence: wait for the cache to move (or a capped backoff), then re-judge.
+        await delay(backoff, signal).catch(() => undefined);
+        backoff = Math.min(backoff * 2, RESHARD_RETRY_MAX_MS);
+        continue;
+      }
+      if (!signal.aborted) {
+        await woken;
+      }
+    }
+  }
+
+  private async collectServers(): Promise<void> {
+    for (const ip of this.servers.orphanedServers()) {
+      await this.ctx.registry.remove(this.ctx.paths.server(ip)).catch(err => this.report(err));
+    }
+  }
+
+  private wakeLeader(): void {
+    const wake = this.leaderWake;
+    this.leaderWake = undefined;
+    wake?.();
+  }
+
+  private onConfigValue(raw: string | null): void {
+    if (raw === null) {
+      if (this.stopping === undefined) {
+        this.logger.warn('configuration removed: the job was removed');
+        void this.stop(0, 'removed');
+      }
+      return;
+    }
+    const change = this.config.apply(raw, err => this.report(err));
+    if (change === undefined) {
+      return;
+    }
+    this.logger.info('configuration changed', { cron: change.next.cron });
+    this.items.configChanged(change.previous, change.next);
+    this.wakeLeader();
+  }
+
+  private readonly onConnectionState = (state: ConnectionState): void => {
+    this.items.connectionChanged(state);
+    if (state === 'RECONNECTED') {
+      void this.reRegister();
+    }
+  };
+
+  /** After a new session (or our node vanishing): membership again, and a resharding request. */
+  private async reRegister(): Promise<void> {
+    let backoff = 100;
+    while (this.stopping === undefined) {
+      try {
+        if (!this.ctx.cache().has(this.ctx.paths.instance(this.ctx.instanceId))) {
+          await this.instances.register();
+          await this.sharding.requestResharding();
+          this.logger.info('instance re-registered');
+        }
+        return;
+      } catch (err) {
+        this.report(err);
+        await delay(backoff);
+        backoff = Math.min(backoff * 2, RESHARD_RETRY_MAX_MS);
+      }
+    }
+  }
+
+  private async checkTimeDifference(): Promise<void> {
+    const max = this.config.config.maxTimeDiffSeconds;
+    if (max < 0) {
+      return;
+    }
+    const registryTime = await this.ctx.registry.getRegistryCenterTime(this.ctx.paths.root);
+    const diffSeconds = Math.abs(Date.now() - registryTime) / 1000;
+    if (diffSeconds > max) {
+      throw new ConfigurationError(
+        `maxTimeDiffSeconds: this host's clock differs from the registry's by ${diffSeconds.toFixed(1)} s (allowed ${max} s)`,
+        'maxTimeDiffSeconds',
+      );
+    }
+  }
+
+  private report(err: unknown): void {
+    const error = err instanceof Error ? err : new Error(String(err));
+    if (!(error instanceof CorruptedDataError)) {
+      this.logger.debug('background failure', { error });
+    }
+    this.options.events('error', { job: this.name, error });
+  }
+
+  /** The configuration in force (adopted, written or changed at runtime). */
+  get currentConfig(): JobConfig {
+    return this.config.config;
+  }
+}

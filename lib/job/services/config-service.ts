@@ -1,0 +1,127 @@
+import { CorruptedDataError, TransactionError } from '../../errors';
+import { parseJobConfig, serializeJobConfig, type JobConfig } from '../job-config';
+import type { JobContext } from '../job-context';
+import type { JobDefinition } from '../define-job';
+
+/** What a stored configuration change means for the runtime. */
+export interface ConfigChange {
+  previous: JobConfig;
+  next: JobConfig;
+}
+
+const WRITE_ATTEMPTS = 5;
+
+/**
+ * `/{job}/config`: the job's configuration lives in the registry (DESIGN §4.8).
+ *
+ * - Start-up: the first writer stores its definition (create-if-absent, atomic); later instances adopt
+ *   the stored configuration, unless `overwrite: true`, which replaces it with a version-checked write —
+ *   keeping the stored `disabled` flag, which is operator state.
+ * - Runtime: every change of the node is parsed; an unreadable value is reported with its path
+ *   (`CorruptedDataError`) and the job keeps its last good configuration.
+ */
+export class ConfigService {
+  private current: JobConfig;
+
+  constructor(
+    private readonly ctx: JobContext,
+    private readonly definition: JobDefinition,
+  ) {
+    this.current = definition.config;
+  }
+
+  get config(): JobConfig {
+    return this.current;
+  }
+
+  /**
+   * Writes or adopts the stored configuration and returns the one in force. A corrupted stored value is
+   * repaired by `overwrite: true`; otherwise it is reported through `onCorrupted` and this definition's
+   * configuration is used locally without being written.
+   */
+  async register(onCorrupted: (err: CorruptedDataError) => void): Promise<JobConfig> {
+    const { registry, paths } = this.ctx;
+    if (!(await registry.isExisted(paths.root))) {
+      await registry.persist(paths.root, '');
+    }
+    for (let attempt = 1; ; attempt++) {
+      const stat = await registry.getStat(paths.config);
+      if (stat === null) {
+        try {
+          await registry.executeInTransaction(tx =>
+            tx.check(paths.root).create(paths.config, serializeJobConfig(this.definition.config)),
+          );
+          this.current = this.definition.config;
+          return this.current;
+        } catch (err) {
+          if (err instanceof TransactionError && attempt < WRITE_ATTEMPTS) {
+            continue; // someone else stored theirs first: adopt it on the next pass
+          }
+          throw err;
+        }
+      }
+      let stored: JobConfig | undefined;
+      try {
+        stored = parseJobConfig(paths.config, stat.value);
+      } catch (err) {
+        if (!(err instanceof CorruptedDataError)) {
+          throw err;
+        }
+        if (!this.definition.overwrite) {
+          onCorrupted(err);
+          this.current = this.definition.config;
+          return this.current;
+        }
+      }
+      if (!this.definition.overwrite && stored !== undefined) {
+        this.current = stored;
+        return stored;
+      }
+      const next: JobConfig = { ...this.definition.config, disabled: stored?.disabled ?? false };
+      try {
+        await registry.executeInTransaction(tx =>
+          tx.setData(paths.config, serializeJobConfig(next), stat.version),
+        );
+        this.current = next;
+        return next;
+      } catch (err) {
+        if (!(err instanceof TransactionError) || attempt >= WRITE_ATTEMPTS) {
+          throw err;
+        }
+      }
+    }
+  }
+
+  /**
+   * Applies a stored value seen in the cache. Returns the change when the configuration in force changed;
+   * `undefined` when it did not, when the node is gone (the job is being removed) or when the value is
+   * unreadable (then `onCorrupted` is told and the last good configuration stays).
+   */
+  apply(raw: string | null, onCorrupted: (err: CorruptedDataError) => void): ConfigChange | undefined {
+    if (raw === null) {
+      return undefined;
+    }
+    let next: JobConfig;
+    try {
+      next = parseJobConfig(this.ctx.paths.config, raw);
+    } catch (err) {
+      if (err instanceof CorruptedDataError) {
+        onCorrupted(err);
+        return undefined;
+      }
+      throw err;
+    }
+    if (next.name !== this.ctx.jobName) {
+      onCorrupted(
+        new CorruptedDataError(this.ctx.paths.config, `name is ${next.name}, expected ${this.ctx.jobName}`),
+      );
+      return undefined;
+    }
+    const previous = this.current;
+    if (serializeJobConfig(previous) === serializeJobConfig(next)) {
+      return undefined;
+    }
+    this.current = next;
+    return { previous, next };
+  }
+}

@@ -1,0 +1,197 @@
+import type { LeaderFence } from '../../registry/registry-center';
+import type { TransactionBuilder } from '../../registry/txn';
+import type { JobConfig } from '../job-config';
+import type { JobContext } from '../job-context';
+import { computeAssignment, type ShardingStrategyFunction } from '../sharding/sharding-strategy';
+import type { ServerService } from './server-service';
+
+/** Item writes per transaction: etcd allows 128 ops, and each item may take two plus the fences. */
+const ITEM_OPS_PER_TXN = 100;
+
+/** The assignment generation: bumped by every resharding (and failover claim); the fencing token source. */
+export interface Generation {
+  value: number;
+  /** Version of `/{job}/sharding`, checked by execution starts; `undefined` while the node is absent. */
+  version: number | undefined;
+}
+
+/**
+ * Resharding (ElasticJob's ShardingService), leader side and follower side.
+ *
+ * - Anyone may *request* resharding (`leader/sharding/necessary`); a joining instance does, and the
+ *   leader does on membership, server and configuration changes.
+ * - The leader computes the assignment from the live, enabled instances (sorted) with the job's strategy
+ *   and writes only the differences, fenced by its latch node; the last transaction bumps the generation
+ *   (`/{job}/sharding`'s value) and deletes the request at the version it read, so a request made
+ *   meanwhile survives and triggers another pass. Large jobs (more than ~100 changed items) are written
+ *   in several fenced transactions under `leader/sharding/processing`.
+ * - Followers never execute while a request or a resharding is pending; they wait on the cache with a
+ *   deadline (`waitSettled`), never by polling.
+ */
+export class ShardingService {
+  constructor(
+    private readonly ctx: JobContext,
+    private readonly servers: ServerService,
+    private readonly config: () => JobConfig,
+    private readonly strategy: () => ShardingStrategyFunction,
+  ) {}
+
+  isPending(): boolean {
+    const cache = this.ctx.cache();
+    return cache.has(this.ctx.paths.shardingNecessary) || cache.has(this.ctx.paths.shardingProcessing);
+  }
+
+  async requestResharding(): Promise<void> {
+    await this.ctx.registry.persist(this.ctx.paths.shardingNecessary, '');
+  }
+
+  /** Resolves once no resharding is pending; rejects with OperationTimeoutError after `timeoutMs`. */
+  waitSettled(timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    return this.ctx.cache().waitFor(() => !this.isPending(), { timeoutMs, signal });
+  }
+
+  generation(): Generation {
+    const data = this.ctx.cache().getData(this.ctx.paths.sharding);
+    const value = data === undefined ? 0 : Number(data.value);
+    return { value: Number.isSafeInteger(value) ? value : 0, version: data?.version };
+  }
+
+  ownerOf(item: number): string | null {
+    return this.ctx.cache().get(this.ctx.paths.itemInstance(item));
+  }
+
+  /** Items assigned to this instance, ascending. */
+  localItems(): number[] {
+    const out: number[] = [];
+    const count = this.config().shardingTotalCount;
+    for (let item = 0; item < count; item++) {
+      if (this.ownerOf(item) === this.ctx.instanceId) {
+        out.push(item);
+      }
+    }
+    return out;
+  }
+
+  isItemDisabled(item: number): boolean {
+    return this.ctx.cache().has(this.ctx.paths.itemDisabled(item));
+  }
+
+  /** What the strategy assigns now: item → instanceId (absent when no instance is eligible). */
+  computeOwners(): Map<number, string> {
+    const config = this.config();
+    const assignment = computeAssignment(
+      this.strategy(),
+      this.servers.eligibleInstances(),
+      config.shardingTotalCount,
+      this.ctx.jobName,
+    );
+    const owners = new Map<number, string>();
+    for (const [instance, items] of assignment) {
+      for (const item of items) {
+        owners.set(item, instance);
+      }
+    }
+    return owners;
+  }
+
+  /** True when the stored assignment differs from what the strategy produces now (reconcile). */
+  isOutOfDate(): boolean {
+    const owners = this.computeOwners();
+    const count = this.config().shardingTotalCount;
+    for (let item = 0; item < count; item++) {
+      if ((owners.get(item) ?? null) !== this.ownerOf(item)) {
+        return true;
+      }
+    }
+    return this.staleItems().some(item => this.ctx.cache().has(this.ctx.paths.itemInstance(item)));
+  }
+
+  /**
+   * Leader only: writes the assignment the strategy produces now. Returns the new generation. Throws
+   * TransactionError when the cache was stale or leadership is gone (the caller retries on fresh events),
+   * ConfigurationError when a custom strategy misbehaves.
+   */
+  async reshard(fence: LeaderFence): Promise<number> {
+    const { paths } = this.ctx;
+    const cache = this.ctx.cache();
+    const owners = this.computeOwners();
+    const count = this.config().shardingTotalCount;
+    const itemOps: ((tx: TransactionBuilder) => void)[] = [];
+    for (let item = 0; item < count; item++) {
+      const want = owners.get(item);
+      const current = cache.getData(paths.itemInstance(item));
+      if (want === undefined) {
+        if (current !== undefined) {
+          itemOps.push(tx => tx.delete(paths.itemInstance(item)));
+        }
+      } else if (current === undefined) {
+        const needsItemNode = !cache.has(paths.item(item));
+        itemOps.push(tx => {
+          if (needsItemNode) {
+            tx.create(paths.item(item), '');
+          }
+          tx.create(paths.itemInstance(item), want);
+        });
+      } else if (current.value !== want) {
+        itemOps.push(tx => tx.setData(paths.itemInstance(item), want, current.version));
+      }
+    }
+    for (const item of this.staleItems()) {
+      // Items beyond the count: drop them, but leave a running record alone (it ends with its run).
+      if (cache.has(paths.itemRunning(item))) {
+        if (cache.has(paths.itemInstance(item))) {
+          itemOps.push(tx => tx.delete(paths.itemInstance(item)));
+        }
+      } else {
+        itemOps.push(tx => tx.delete(paths.item(item)));
+      }
+    }
+    const generation = this.generation();
+    const next = generation.value + 1;
+    const necessary = cache.getData(paths.shardingNecessary);
+    const shardingExists = cache.has(paths.sharding);
+    const chunks: ((tx: TransactionBuilder) => void)[][] = [];
+    for (let i = 0; i < itemOps.length; i += ITEM_OPS_PER_TXN) {
+      chunks.push(itemOps.slice(i, i + ITEM_OPS_PER_TXN));
+    }
+    const multi = chunks.length > 1;
+    for (let i = 0; i < Math.max(1, chunks.length); i++) {
+      const first = i === 0;
+      const last = i === Math.max(1, chunks.length) - 1;
+      await this.ctx.registry.executeInTransaction(tx => {
+        fence.fence(tx);
+        if (first && !shardingExists) {
+          tx.create(paths.sharding, String(next));
+        }
+        if (first && multi) {
+          tx.create(paths.shardingProcessing, this.ctx.instanceId, 'EPHEMERAL');
+        }
+        for (const op of chunks[i] ?? []) {
+          op(tx);
+        }
+        if (last) {
+          if (shardingExists) {
+            tx.setData(paths.sharding, String(next), generation.version);
+          }
+          if (necessary !== undefined) {
+            tx.delete(paths.shardingNecessary, necessary.version);
+          }
+          if (multi) {
+            tx.delete(paths.shardingProcessing);
+          }
+        }
+      });
+    }
+    return next;
+  }
+
+  /** Item nodes at or beyond the configured count. */
+  private staleItems(): number[] {
+    const count = this.config().shardingTotalCount;
+    return this.ctx
+      .cache()
+      .children(this.ctx.paths.sharding)
+      .map(Number)
+      .filter(item => Number.isInteger(item) && item >= count);
+  }
+}

@@ -1,0 +1,149 @@
+import { hostname } from 'node:os';
+import { ConfigurationError } from '../errors';
+import { TypedEmitter } from '../internal/typed-emitter';
+import { noopLogger, type Logger } from '../logger';
+import type { CoordinatorRegistryCenter } from '../registry/registry-center';
+import type { JobDefinition } from './define-job';
+import type { WorkerEvents } from './job-events';
+import { defaultInstanceId, localIp, validateInstanceId, type InstanceInfo } from './job-instance';
+import { JobRuntime } from './job-runtime';
+import { Scheduler } from './scheduler/scheduler';
+
+export interface WorkerOptions {
+  /** A registry center; initialised here when it was not yet. */
+  registry: CoordinatorRegistryCenter;
+  jobs: readonly JobDefinition[];
+  /** Defaults to `{ip}@-@{pid}`; set it to something stable, e.g. a pod name. */
+  instanceId?: string;
+  /** Silent by default. */
+  logger?: Logger;
+  /** Free-form labels stored in each instance node (shown by operations tools). */
+  labels?: Record<string, string>;
+}
+
+export interface StopOptions {
+  /** How long running items may take to finish before their signals abort (default 30 s). */
+  timeoutMs?: number;
+}
+
+const VERSION = '0.1.0';
+const DEFAULT_STOP_TIMEOUT_MS = 30_000;
+
+/**
+ * One worker process's share of the cluster: one registry client, ONE scheduler timer for all its jobs,
+ * and one JobRuntime per job.
+ *
+ * ```ts
+ * const worker = await startWorker({ registry, jobs: [job], instanceId: 'pod-a' });
+ * worker.on('executed', e => console.log(e.job, e.item, e.durationMs));
+ * process.on('SIGTERM', () => void worker.stop({ timeoutMs: 30_000 }));
+ * ```
+ *
+ * Events are typed (`WorkerEvents`); `error` reports background failures (never thrown, never fatal) and
+ * is logged at error level when nobody listens. A job stopped by the operations `shutdown` command stops
+ * on this worker only; the others keep running. `stop()` drains every job and does not close the
+ * registry (the caller owns it).
+ */
+export class Worker extends TypedEmitter<WorkerEvents> {
+  private readonly runtimes = new Map<string, JobRuntime>();
+  private readonly scheduler: Scheduler;
+  private stopping: Promise<void> | undefined;
+
+  constructor(
+    readonly instanceId: string,
+    private readonly options: WorkerOptions,
+    private readonly logger: Logger,
+  ) {
+    super();
+    this.scheduler = new Scheduler({
+      onError: err => this.sink('error', { job: '', error: asError(err) }),
+    });
+  }
+
+  /** Names of the jobs still running on this worker. */
+  get jobs(): string[] {
+    return [...this.runtimes.values()].filter(r => !r.isStopped).map(r => r.name);
+  }
+
+  /** The runtime of a job (for tests and tools; not part of the stable API). */
+  runtime(job: string): JobRuntime | undefined {
+    return this.runtimes.get(job);
+  }
+
+  /** @internal */
+  async startJobs(info: InstanceInfo): Promise<void> {
+    for (const definition of this.options.jobs) {
+      const runtime = new JobRuntime({
+        definition,
+        registry: this.options.registry,
+        instanceId: this.instanceId,
+        instanceInfo: info,
+        scheduler: this.scheduler,
+        logger: this.logger,
+        events: this.sink,
+      });
+      this.runtimes.set(definition.name, runtime);
+    }
+    try {
+      await Promise.all([...this.runtimes.values()].map(r => r.start()));
+    } catch (err) {
+      await this.stop({ timeoutMs: 0 });
+      throw err;
+    }
+  }
+
+  stop(options: StopOptions = {}): Promise<void> {
+    this.stopping ??= (async () => {
+      const timeoutMs = options.timeoutMs ?? DEFAULT_STOP_TIMEOUT_MS;
+      await Promise.all([...this.runtimes.values()].map(r => r.stop(timeoutMs)));
+      this.scheduler.close();
+    })();
+    return this.stopping;
+  }
+
+  private readonly sink = <K extends keyof WorkerEvents>(event: K, ...args: WorkerEvents[K]): void => {
+    if (event === 'error' && this.listenerCount('error') === 0) {
+      const [payload] = args as WorkerEvents['error'];
+      this.logger.error('background failure', { job: payload.job, error: payload.error });
+      return;
+    }
+    this.emit(event, ...args);
+  };
+}
+
+/**
+ * Starts a worker for `jobs`: validates the options, initialises the registry if needed, and starts
+ * every job (configuration written or adopted, instance registered, leadership campaign begun). Rejects
+ * — leaving nothing registered — when a job cannot start (unreachable registry, clock too far off,
+ * duplicate job names).
+ */
+export async function startWorker(options: WorkerOptions): Promise<Worker> {
+  const names = new Set<string>();
+  for (const job of options.jobs) {
+    if (names.has(job.name)) {
+      throw new ConfigurationError(`jobs: the job name ${job.name} appears twice`, 'jobs');
+    }
+    names.add(job.name);
+  }
+  const ip = localIp();
+  const instanceId = validateInstanceId(options.instanceId ?? defaultInstanceId(ip));
+  const logger = (options.logger ?? noopLogger).child({ instance: instanceId });
+  if (options.registry.connectionState === 'LATENT') {
+    await options.registry.init();
+  }
+  const worker = new Worker(instanceId, options, logger);
+  const info: InstanceInfo = {
+    host: hostname(),
+    ip,
+    pid: process.pid,
+    labels: options.labels ?? {},
+    startedAt: Date.now(),
+    version: VERSION,
+  };
+  await worker.startJobs(info);
+  return worker;
+}
+
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}
