@@ -1,4 +1,4 @@
-import { ClosedError, InvalidArgumentError } from '../errors';
+import { ClosedError, InvalidArgumentError, NoNodeError } from '../errors';
 import { joinPath, validateNodePath, validateSegment } from '../internal/paths';
 import { TypedEmitter } from '../internal/typed-emitter';
 import type { ConnectionState, CoordinatorRegistryCenter } from '../registry/registry-center';
@@ -107,7 +107,7 @@ export class ServiceRegistration extends TypedEmitter<ServiceRegistrationEvents>
   async update(change: { endpoint?: string; metadata?: Record<string, unknown> }): Promise<void> {
     this.ensureOpen();
     this.instance = { ...this.instance, ...change };
-    await this.write();
+    await this.write(true);
   }
 
   /** Delete the node and stop re-registering. Idempotent; later calls reject with `ClosedError`. */
@@ -124,7 +124,11 @@ export class ServiceRegistration extends TypedEmitter<ServiceRegistrationEvents>
     }
   }
 
-  private write(): Promise<void> {
+  /**
+   * Write our node: in place (`update`, which keeps it ephemeral and reads as one `updated`) when it
+   * exists in the current session, else (re-)create it with `persistEphemeral`.
+   */
+  private write(inPlace = false): Promise<void> {
     const next = this.writing
       .catch(() => undefined)
       .then(async () => {
@@ -132,7 +136,18 @@ export class ServiceRegistration extends TypedEmitter<ServiceRegistrationEvents>
           return;
         }
         const epoch = this.registry.sessionEpoch;
-        await this.registry.persistEphemeral(this.path, JSON.stringify(this.instance));
+        const value = JSON.stringify(this.instance);
+        if (inPlace && epoch === this.registeredEpoch) {
+          try {
+            await this.registry.update(this.path, value);
+            return;
+          } catch (err) {
+            if (!(err instanceof NoNodeError)) {
+              throw err;
+            }
+          }
+        }
+        await this.registry.persistEphemeral(this.path, value);
         this.registeredEpoch = epoch;
         this.emit('registered', epoch);
       });

@@ -37,9 +37,11 @@ function withOverrides(
         return (overrides as Record<string | symbol, unknown>)[prop];
       }
       const value: unknown = Reflect.get(target, prop, target);
-      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      return typeof value === 'function'
+        ? (value as (...a: unknown[]) => unknown).bind(target)
+        : value;
     },
-  }) as CoordinatorRegistryCenter;
+  });
 }
 
 async function watchQueue(
@@ -81,7 +83,11 @@ export function describeRecipesContract(factory: BackendFactory): void {
 
     describe('distributed lock', () => {
       it('excludes holders across clients and releases every node', async () => {
-        const registries = await Promise.all([clients.connect(), clients.connect(), clients.connect()]);
+        const registries = await Promise.all([
+          clients.connect(),
+          clients.connect(),
+          clients.connect(),
+        ]);
         let inside = 0;
         let maxInside = 0;
         const runs = registries.flatMap(r =>
@@ -101,14 +107,23 @@ export function describeRecipesContract(factory: BackendFactory): void {
       });
 
       it('grants the lock in FIFO order, each waiter waking on its predecessor', async () => {
-        const [a, b, c] = await Promise.all([clients.connect(), clients.connect(), clients.connect()]);
+        const [a, b, c] = await Promise.all([
+          clients.connect(),
+          clients.connect(),
+          clients.connect(),
+        ]);
         const { queue: added, stop } = await watchQueue(a, '/locks/fifo');
         const lockA = track(createLock(a, '/locks/fifo'));
         await lockA.acquire();
         const order: string[] = [];
         const lockB = track(createLock(b, '/locks/fifo'));
         const lockC = track(createLock(c, '/locks/fifo'));
-        const waitAdded = () => added.takeUntil(e => e.type === 'added', ms(T * 2), 'a queue node');
+        const waitAdded = () =>
+          added.takeUntil(
+            e => e.type === 'added' && e.path.startsWith('/locks/fifo/'),
+            ms(T * 2),
+            'a queue node',
+          );
         await waitAdded(); // A's node
         const gotB = lockB.acquire().then(() => order.push('b'));
         await waitAdded();
@@ -131,7 +146,9 @@ export function describeRecipesContract(factory: BackendFactory): void {
         const waiter = track(createLock(b, '/locks/t', { timeoutMs: 300 }));
         const err = await settle(waiter.acquire());
         expect(err).to.be.instanceOf(LockTimeoutError);
-        expect((err as LockTimeoutError).message).to.contain('/locks/t').and.contain('holder-a');
+        expect((err as LockTimeoutError).message)
+          .to.contain('/locks/t')
+          .and.contain('holder-a');
         expect((err as LockTimeoutError).holder).to.equal('holder-a');
         expect(waiter.isHeld).to.equal(false);
         await held.release();
@@ -141,7 +158,9 @@ export function describeRecipesContract(factory: BackendFactory): void {
       it('withLock releases when the callback throws; reentry and use after close are rejected', async () => {
         const r = await clients.connect();
         const lock = track(createLock(r, '/locks/w'));
-        await expect(lock.withLock(() => Promise.reject(new Error('boom')))).to.be.rejectedWith('boom');
+        await expect(lock.withLock(() => Promise.reject(new Error('boom')))).to.be.rejectedWith(
+          'boom',
+        );
         expect(lock.isHeld).to.equal(false);
         expect(await r.getChildrenKeys('/locks/w')).to.deep.equal([]);
         await lock.acquire({ timeoutMs: ms(3000) });
@@ -182,14 +201,30 @@ export function describeRecipesContract(factory: BackendFactory): void {
 
     describe('leader election', () => {
       it('elects one leader among N, reports it everywhere, and hands over on resign in queue order', async () => {
-        const registries = await Promise.all([clients.connect(), clients.connect(), clients.connect()]);
+        const registries = await Promise.all([
+          clients.connect(),
+          clients.connect(),
+          clients.connect(),
+        ]);
         const elections = registries.map((r, i) =>
           track(createLeaderElection(r, '/elect/a', { candidateId: `c${i}`, value: `v${i}` })),
         );
         const changes = elections.map(e => collect<LeaderInfo | null>(e, 'leaderChanged'));
+        const { queue: added, stop } = await watchQueue(registries[0], '/elect/a');
+        const queued = () =>
+          added.takeUntil(
+            e => e.type === 'added' && e.path.startsWith('/elect/a/'),
+            ms(T * 2),
+            'a candidate node',
+          );
         const first = await elections[0]!.campaign();
         expect(first.signal.aborted).to.equal(false);
-        const others = [elections[1]!.campaign(), elections[2]!.campaign()];
+        await queued();
+        const others = [elections[1]!.campaign()];
+        await queued();
+        others.push(elections[2]!.campaign());
+        await queued();
+        stop();
         expect(elections.map(e => e.isLeader)).to.deep.equal([true, false, false]);
         expect(await elections[2]!.leader()).to.deep.equal({ candidateId: 'c0', value: 'v0' });
         for (const q of changes) {
@@ -229,7 +264,9 @@ export function describeRecipesContract(factory: BackendFactory): void {
         await b.executeInTransaction(tx => termB.fence(tx).setData('/data/leader', 'b'));
         await states.takeUntil(s => s === 'RECONNECTED', ms(T * 4), 'RECONNECTED');
         // The deposed leader writes through its old term: refused.
-        const err = await settle(a.executeInTransaction(tx => termA.fence(tx).setData('/data/leader', 'a')));
+        const err = await settle(
+          a.executeInTransaction(tx => termA.fence(tx).setData('/data/leader', 'a')),
+        );
         expect(err).to.be.instanceOf(TransactionError);
         // a is back in the race by itself: it takes over when b resigns.
         await eb.resign();
@@ -253,7 +290,11 @@ export function describeRecipesContract(factory: BackendFactory): void {
         const removed = collect<ServiceInstance>(discovery, 'removed');
         const regs = await Promise.all(
           ['s1', 's2', 's3'].map(id =>
-            registerService(a, 'billing', { id, endpoint: `http://${id}:80`, metadata: { zone: 'z' } }),
+            registerService(a, 'billing', {
+              id,
+              endpoint: `http://${id}:80`,
+              metadata: { zone: 'z' },
+            }),
           ),
         );
         regs.forEach(track);
@@ -262,8 +303,17 @@ export function describeRecipesContract(factory: BackendFactory): void {
           ids.add((await added.take(ms(T * 2), 'added')).id);
         }
         expect([...ids].sort()).to.deep.equal(['s1', 's2', 's3']);
-        expect(discovery.list().map(s => s.endpoint)).to.deep.equal(['http://s1:80', 'http://s2:80', 'http://s3:80']);
-        expect([1, 2, 3, 4].map(() => discovery.pick()?.id)).to.deep.equal(['s1', 's2', 's3', 's1']);
+        expect(discovery.list().map(s => s.endpoint)).to.deep.equal([
+          'http://s1:80',
+          'http://s2:80',
+          'http://s3:80',
+        ]);
+        expect([1, 2, 3, 4].map(() => discovery.pick()?.id)).to.deep.equal([
+          's1',
+          's2',
+          's3',
+          's1',
+        ]);
         await regs[1]!.update({ metadata: { zone: 'y' } });
         const [now, before] = await updated.take(ms(T * 2), 'updated');
         expect(now.metadata).to.deep.equal({ zone: 'y' });
@@ -304,13 +354,20 @@ export function describeRecipesContract(factory: BackendFactory): void {
       it('emits changed with old and new values; keeps the last good value on a parse error', async () => {
         const [a, b] = await Promise.all([clients.connect(), clients.connect()]);
         await b.persist('/cfg/app', '{"n":1}');
-        const config = track(await watchConfig<{ n: number }>(a, '/cfg/app', { resyncIntervalMs: 0 }));
+        const config = track(
+          await watchConfig<{ n: number }>(a, '/cfg/app', { resyncIntervalMs: 0 }),
+        );
         expect(config.value).to.deep.equal({ n: 1 });
         const changes = collect<ConfigChange<{ n: number }>>(config, 'changed');
         const errors = collect<Error>(config, 'error');
         await b.update('/cfg/app', '{"n":2}');
         const change = await changes.take(ms(T * 2), 'changed');
-        expect(change).to.deep.include({ path: '/cfg/app', value: { n: 2 }, previous: { n: 1 }, version: 1 });
+        expect(change).to.deep.include({
+          path: '/cfg/app',
+          value: { n: 2 },
+          previous: { n: 1 },
+          version: 1,
+        });
         await b.update('/cfg/app', '{broken');
         const err = await errors.take(ms(T * 2), 'parse error');
         expect(err).to.be.instanceOf(CorruptedDataError);
@@ -330,7 +387,9 @@ export function describeRecipesContract(factory: BackendFactory): void {
         await b.persist('/cfg/deaf', '"v1"');
         // The watcher's watch never fires: only the resync can see the change.
         const deaf = withOverrides(a, { watch: () => Promise.resolve(() => undefined) });
-        const config = track(await watchConfig<string>(deaf, '/cfg/deaf', { resyncIntervalMs: 200 }));
+        const config = track(
+          await watchConfig<string>(deaf, '/cfg/deaf', { resyncIntervalMs: 200 }),
+        );
         const changes = collect<ConfigChange<string>>(config, 'changed');
         await b.update('/cfg/deaf', '"v2"');
         const change = await changes.take(ms(T + 2000), 'resync change');
@@ -341,15 +400,16 @@ export function describeRecipesContract(factory: BackendFactory): void {
         const [a, b] = await Promise.all([clients.connect(), clients.connect()]);
         await b.persist('/cfg/s', '1');
         const old = await a.getStat('/cfg/s');
-        let stale: NodeStat | null | undefined;
+        const lag: { stale?: NodeStat | null } = {};
         const lagging = withOverrides(a, {
-          getStat: (path: string) => (stale !== undefined ? Promise.resolve(stale) : a.getStat(path)),
+          getStat: (path: string) =>
+            lag.stale !== undefined ? Promise.resolve(lag.stale) : a.getStat(path),
         });
         const config = track(await watchConfig<number>(lagging, '/cfg/s', { resyncIntervalMs: 0 }));
         const changes = collect<ConfigChange<number>>(config, 'changed');
         await b.update('/cfg/s', '2');
         expect((await changes.take(ms(T * 2), 'changed')).value).to.equal(2);
-        stale = old; // a late reply carrying version 0
+        lag.stale = old; // a late reply carrying version 0
         await config.resync();
         expect(config.value).to.equal(2);
         expect(config.currentVersion).to.equal(1);
