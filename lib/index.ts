@@ -30,3 +30,27 @@ export type {
   ZooKeeperRegistryOptions,
 } from './registry/options';
 export * from './errors';
+// recipes
+export { createLock, DistributedLock } from './recipes/distributed-lock';
+export type { AcquireOptions, DistributedLockEvents, LockOptions } from './recipes/distributed-lock';
+export { createLeaderElection, LeaderElection } from './recipes/leader-election';
+export type {
+  LeaderElectionEvents,
+  LeaderElectionOptions,
+  LeaderInfo,
+  LeaderTerm,
+} from './recipes/leader-election';
+export { registerService, ServiceRegistration } from './recipes/service-registration';
+export type {
+  ServiceInstance,
+  ServiceRegistrationEvents,
+  ServiceRegistrationOptions,
+} from './recipes/service-registration';
+export { discoverServices, ServiceDiscovery } from './recipes/service-discovery';
+export type { ServiceDiscoveryEvents, ServiceDiscoveryOptions } from './recipes/service-discovery';
+export { ConfigWatcher, watchConfig } from './recipes/config-watcher';
+export type {
+  ConfigChange,
+  ConfigWatcherEvents,
+  ConfigWatcherOptions,
+} from './recipes/config-watcher';
