@@ -1,37 +1,65 @@
 #!/usr/bin/env node
-import { Command } from 'commander';
-import { runDemo } from './demo';
+import { Command, CommanderError } from 'commander';
+import { EXIT_USAGE, reportFailure, stripCommanderPrefix, UsageError } from './cli-errors';
+import { registerDemoCommand } from './commands/demo';
+import { registerJobsCommand } from './commands/jobs';
+import { registerRemoveCommand } from './commands/remove';
+import { registerRunCommand } from './commands/run';
+import { registerShutdownCommand } from './commands/shutdown';
+import { registerStatusCommand } from './commands/status';
+import { registerToggleCommands } from './commands/toggle';
+import { registerTriggerCommand } from './commands/trigger';
 
 /**
- * The `shardline` command. Every failure ends with one line on stderr and a non-zero exit code.
+ * The `shardline` command: `run`, `jobs`, `status`, `trigger`, `disable`, `enable`, `shutdown`, `remove`
+ * and `demo` (docs/operations.md). Commands are thin: parse, call the operations API, print.
+ *
+ * Every failure ends with ONE line `shardline: <reason>` on stderr and exit code 1 (2 for usage errors);
+ * `SHARDLINE_DEBUG=1` adds the stack. Every command closes its registry before returning, so the process
+ * ends by itself: the exit code is set through `process.exitCode`.
  */
 export async function main(argv: string[]): Promise<number> {
+  const writeErr = (text: string): void => {
+    process.stderr.write(text);
+  };
   const program = new Command()
     .name('shardline')
     .description('Distributed sharding jobs over ZooKeeper, etcd or an embedded registry')
-    .showHelpAfterError()
-    .exitOverride();
-  program
-    .command('demo')
-    .description('run the quickstart on the embedded registry')
-    .action(async () => {
-      await runDemo(line => process.stdout.write(line + '\n'));
+    .exitOverride()
+    .configureOutput({
+      // commander's own errors (unknown option, missing argument…) become our one line too.
+      outputError: (text, write) =>
+        write(`shardline: ${stripCommanderPrefix(text)} (see 'shardline --help')\n`),
     });
+  registerRunCommand(program);
+  registerJobsCommand(program);
+  registerStatusCommand(program);
+  registerTriggerCommand(program);
+  registerToggleCommands(program);
+  registerShutdownCommand(program);
+  registerRemoveCommand(program);
+  registerDemoCommand(program);
   try {
+    if (argv.length <= 2) {
+      throw new UsageError("no command given (see 'shardline --help')");
+    }
     await program.parseAsync(argv);
     return 0;
   } catch (err) {
-    const code = (err as { exitCode?: unknown }).exitCode;
-    if (typeof code === 'number') {
-      return code; // commander already printed help / the usage error
+    if (err instanceof CommanderError) {
+      // Help and version end with 0; anything else commander already reported through outputError.
+      return err.exitCode === 0 ? 0 : EXIT_USAGE;
     }
-    process.stderr.write(`shardline: ${err instanceof Error ? err.message : String(err)}\n`);
-    return 1;
+    return reportFailure(err, writeErr);
   }
 }
+
+/** Force the exit if something (a driver's socket or timer) still holds the event loop this long after. */
+const EXIT_GRACE_MS = 3000;
 
 if (require.main === module) {
   void main(process.argv).then(code => {
     process.exitCode = code;
+    setTimeout(() => process.exit(code), EXIT_GRACE_MS).unref();
   });
 }

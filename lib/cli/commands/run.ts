@@ -1,0 +1,118 @@
+import { InvalidArgumentError, type Command } from 'commander';
+import { startWorker, type Worker } from '../../job/worker';
+import { consoleLogger } from '../../logger';
+import type { CoordinatorRegistryCenter } from '../../registry/registry-center';
+import { openRegistry, withCommonOptions, type CommonOptions } from '../cli-context';
+import { loadJobModule } from '../module-loader';
+import { printJson, printLine } from '../output';
+
+interface RunOptions extends CommonOptions {
+  instanceId?: string;
+  drainTimeoutMs: number;
+}
+
+/** Default of `--drain-timeout-ms`: how long running items may take to finish at SIGTERM / SIGINT. */
+export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
+
+/**
+ * `shardline run <module> [--instance-id <id>] [--drain-timeout-ms <ms>]`: a worker for the jobs the module
+ * exports. Prints one line once every job has started —
+ * `shardline: worker <id> running jobs a,b on <registry>` (with `--json`: `{ "instanceId", "jobs",
+ * "registry" }`) — and logs to stderr at info level. SIGTERM / SIGINT drain the worker (running items
+ * get `--drain-timeout-ms`), close the registry and exit 0; a second signal exits at once with 1. The
+ * worker also ends, with 0, when the operations API has stopped every one of its jobs (`shutdown` /
+ * `remove`).
+ */
+export function registerRunCommand(program: Command): void {
+  withCommonOptions(program.command('run'))
+    .argument(
+      '<module>',
+      'JS/TS module exporting defineJob results (default export array or named)',
+    )
+    .option('--instance-id <id>', 'instance id (default {ip}@-@{pid})')
+    .option(
+      '--drain-timeout-ms <ms>',
+      'how long running items may finish at SIGTERM/SIGINT',
+      parseMs,
+      DEFAULT_DRAIN_TIMEOUT_MS,
+    )
+    .description('run a worker for the jobs a module exports')
+    .action(async (module: string, options: RunOptions) => {
+      const jobs = loadJobModule(module);
+      const registry = await openRegistry(options.registry);
+      let worker: Worker;
+      try {
+        worker = await startWorker({
+          registry,
+          jobs,
+          instanceId: options.instanceId,
+          logger: consoleLogger('info'),
+        });
+      } catch (err) {
+        await registry.close().catch(() => undefined); // the start failure is the one to report
+        throw err;
+      }
+      const names = jobs.map(j => j.name);
+      if (options.json) {
+        printJson({ instanceId: worker.instanceId, jobs: names, registry: registry.description });
+      } else {
+        printLine(
+          `shardline: worker ${worker.instanceId} running jobs ${names.join(',')} on ${registry.description}`,
+        );
+      }
+      await untilStopRequested(worker);
+      await drain(worker, registry, options.drainTimeoutMs);
+    });
+}
+
+/** Resolves on SIGTERM / SIGINT, or once every job of the worker has stopped. */
+function untilStopRequested(worker: Worker): Promise<void> {
+  return new Promise(resolve => {
+    const done = (): void => {
+      process.off('SIGTERM', done);
+      process.off('SIGINT', done);
+      worker.off('jobStopped', onJobStopped);
+      resolve();
+    };
+    const onJobStopped = (): void => {
+      if (worker.jobs.length === 0) {
+        done();
+      }
+    };
+    process.on('SIGTERM', done);
+    process.on('SIGINT', done);
+    worker.on('jobStopped', onJobStopped);
+  });
+}
+
+/** Graceful stop; a second signal meanwhile exits at once (exit code 1). */
+async function drain(
+  worker: Worker,
+  registry: CoordinatorRegistryCenter,
+  timeoutMs: number,
+): Promise<void> {
+  const force = (): void => {
+    process.stderr.write('shardline: second signal: exiting without draining\n');
+    process.exit(1);
+  };
+  process.once('SIGTERM', force);
+  process.once('SIGINT', force);
+  try {
+    try {
+      await worker.stop({ timeoutMs });
+    } finally {
+      await registry.close();
+    }
+  } finally {
+    process.off('SIGTERM', force);
+    process.off('SIGINT', force);
+  }
+}
+
+function parseMs(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) {
+    throw new InvalidArgumentError('a duration is a non-negative integer of milliseconds.');
+  }
+  return n;
+}
