@@ -73,7 +73,7 @@ export interface JobDefinition {
   run(ctx: ShardingContext, config: JobConfig): Promise<void>;
 }
 
-const BRAND: unique symbol = Symbol.for('shardline.JobDefinition') as never;
+const BRAND = Symbol.for('shardline.JobDefinition');
 
 const BASE_KEYS = [
   'name',
@@ -134,7 +134,10 @@ export function defineJob<T = unknown>(
     fail('options', 'defineJob needs an options object');
   }
   const raw = options as unknown as Record<string, unknown>;
-  const type = raw.type ?? 'simple';
+  // Only `undefined` means "use the default": an explicit null is validated like any other value.
+  const opt = (key: string, fallback: unknown): unknown =>
+    raw[key] === undefined ? fallback : raw[key];
+  const type = opt('type', 'simple');
   if (!(JOB_TYPES as readonly unknown[]).includes(type)) {
     fail(
       'type',
@@ -155,43 +158,49 @@ export function defineJob<T = unknown>(
     requireFunction(raw, 'processData', kind, 'a processData(ctx, data) function');
   }
   const strategyOption = raw.strategy;
+  if (strategyOption === 'CUSTOM') {
+    fail(
+      'strategy',
+      "pass the strategy function itself; 'CUSTOM' is what the stored configuration records",
+    );
+  }
   const custom =
     typeof strategyOption === 'function' ? (strategyOption as ShardingStrategyFunction) : undefined;
-  const overwrite = raw.overwrite ?? false;
+  const overwrite = opt('overwrite', false);
   if (typeof overwrite !== 'boolean') {
     fail('overwrite', `must be a boolean, got ${JSON.stringify(overwrite)}`);
   }
-  const total = raw.shardingTotalCount ?? 1;
+  const total = opt('shardingTotalCount', 1);
   const itemInput = raw.shardingItemParameters;
   const itemParameters =
     itemInput === undefined || typeof total !== 'number' || !Number.isInteger(total) || total < 1
       ? {}
       : parseItemParameters(itemInput as string | Record<string, string>, total);
-  const retry = raw.retry ?? {};
+  const retry = opt('retry', {});
   const config = validateJobConfig({
     schemaVersion: JOB_CONFIG_SCHEMA_VERSION,
     name: raw.name,
     type: kind,
-    cron: raw.cron ?? null,
-    timeZone: raw.timeZone ?? 'UTC',
+    cron: opt('cron', null),
+    timeZone: opt('timeZone', 'UTC'),
     shardingTotalCount: total,
     shardingItemParameters: itemParameters,
-    jobParameter: raw.jobParameter ?? '',
-    failover: raw.failover ?? false,
-    misfire: raw.misfire ?? true,
-    monitorExecution: raw.monitorExecution ?? true,
+    jobParameter: opt('jobParameter', ''),
+    failover: opt('failover', false),
+    misfire: opt('misfire', true),
+    monitorExecution: opt('monitorExecution', true),
     strategy: custom === undefined ? (strategyOption ?? 'AVG_ALLOCATION') : 'CUSTOM',
-    disabled: raw.disabled ?? false,
-    description: raw.description ?? '',
-    maxTimeDiffSeconds: raw.maxTimeDiffSeconds ?? -1,
-    reconcileIntervalMinutes: raw.reconcileIntervalMinutes ?? 10,
-    timeoutMs: raw.timeoutMs ?? 0,
+    disabled: opt('disabled', false),
+    description: opt('description', ''),
+    maxTimeDiffSeconds: opt('maxTimeDiffSeconds', -1),
+    reconcileIntervalMinutes: opt('reconcileIntervalMinutes', 10),
+    timeoutMs: opt('timeoutMs', 0),
     retry:
       typeof retry === 'object' && retry !== null && !Array.isArray(retry)
         ? { ...DEFAULT_RETRY_POLICY, ...retry }
         : retry,
-    streaming: kind === 'dataflow' ? (raw.streaming ?? false) : false,
-    command: kind === 'script' ? (raw.command ?? null) : null,
+    streaming: kind === 'dataflow' ? opt('streaming', false) : false,
+    command: kind === 'script' ? opt('command', null) : null,
   });
   return createDefinition(config, overwrite, custom, options);
 }
@@ -228,8 +237,9 @@ function createDefinition(
     overwrite,
     strategy,
     run,
-    [BRAND]: true,
   };
+  // Non-enumerable: a spread copy is not a definition.
+  Object.defineProperty(definition, BRAND, { value: true, enumerable: false });
   return Object.freeze(definition);
 }
 

@@ -38,10 +38,10 @@ export function scriptContextJson(ctx: ShardingContext): string {
  * `cause` = the abort reason) only once the shell has exited. The process group does not outlive the run:
  * children left behind when the shell exits get SIGTERM.
  */
-export function runScript(ctx: ShardingContext, command: string): Promise<void> {
+export async function runScript(ctx: ShardingContext, command: string): Promise<void> {
   ctx.checkOwnership();
   const { jobName, shardingItem: item, signal, logger } = ctx;
-  return new Promise<void>((resolve, reject) => {
+  await new Promise<void>((resolve, reject) => {
     const child = spawn('/bin/sh', ['-c', `${command} "$1"`, 'shardline', scriptContextJson(ctx)], {
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
