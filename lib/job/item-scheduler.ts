@@ -124,7 +124,7 @@ export class ItemScheduler {
   }
 
   trigger(): void {
-    if (this.running.size > 0) {
+    if (this.isBusy()) {
       this.triggerPending = true;
       return;
     }
@@ -167,6 +167,10 @@ export class ItemScheduler {
         void this.startItem(item);
       }
     }
+  }
+
+  private isBusy(): boolean {
+    return this.running.size > 0 || this.starting.size > 0;
   }
 
   private mayStart(): boolean {
@@ -271,7 +275,7 @@ export class ItemScheduler {
       return;
     }
     this.runMisfire(item);
-    if (this.triggerPending && this.running.size === 0) {
+    if (this.triggerPending && !this.isBusy()) {
       this.triggerPending = false;
       void this.fire();
     }

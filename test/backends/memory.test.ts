@@ -1,46 +1,10 @@
-import { DrivenRegistryCenter } from '../../lib/registry/driven-registry-center';
-import { MemoryDriver } from '../../lib/registry/memory/memory-driver';
-import type { BackendFactory } from '../contract/backend-factory';
 import { describeLeaderLatchContract } from '../contract/leader-latch.contract';
 import { describeRegistryCenterContract } from '../contract/registry-center.contract';
 import { describeTreeCacheContract } from '../contract/tree-cache.contract';
-
-function memoryDriver(registry: DrivenRegistryCenter): MemoryDriver {
-  if (!(registry.driver instanceof MemoryDriver)) {
-    throw new Error('not a memory registry');
-  }
-  return registry.driver;
-}
-
-const SESSION_TIMEOUT_MS = 500;
-
-const factory: BackendFactory = {
-  name: 'memory',
-  sessionTimeoutMs: SESSION_TIMEOUT_MS,
-  create: (namespace, options = {}) =>
-    new DrivenRegistryCenter(
-      new MemoryDriver({ type: 'memory', namespace, sessionTimeoutMs: SESSION_TIMEOUT_MS }),
-      options,
-    ),
-  expireSession: registry => {
-    memoryDriver(registry).expireSession();
-    return Promise.resolve();
-  },
-  createCuttable: async namespace => {
-    const registry = factory.create(namespace);
-    await registry.init();
-    const driver = memoryDriver(registry);
-    return {
-      registry,
-      cut: () => driver.suspend(),
-      heal: () => driver.resume(),
-      close: () => registry.close(),
-    };
-  },
-};
+import { memoryFactory } from './memory-factory';
 
 describe('memory backend', () => {
-  describeRegistryCenterContract(factory);
-  describeTreeCacheContract(factory);
-  describeLeaderLatchContract(factory);
+  describeRegistryCenterContract(memoryFactory);
+  describeTreeCacheContract(memoryFactory);
+  describeLeaderLatchContract(memoryFactory);
 });

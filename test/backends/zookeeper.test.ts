@@ -2,6 +2,7 @@ import { DrivenRegistryCenter } from '../../lib/registry/driven-registry-center'
 import { ZooKeeperDriver } from '../../lib/registry/zookeeper/zookeeper-driver';
 import type { BackendFactory } from '../contract/backend-factory';
 import { proxiedClient } from '../contract/proxied-client';
+import { describeJobContract } from '../contract/job.contract';
 import { describeLeaderLatchContract } from '../contract/leader-latch.contract';
 import { describeRegistryCenterContract } from '../contract/registry-center.contract';
 import { describeServerRestartContract } from '../contract/server-restart.contract';
@@ -72,5 +73,6 @@ describe('ZooKeeper backend', function () {
   describeRegistryCenterContract(factory);
   describeTreeCacheContract(factory);
   describeLeaderLatchContract(factory);
+  describeJobContract(factory);
   describeServerRestartContract(factory);
 });

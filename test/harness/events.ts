@@ -32,6 +32,11 @@ export class EventQueue<T> {
     }
   }
 
+  /** Drops (and returns) every buffered event not taken yet: assertions that follow see only new ones. */
+  drain(): T[] {
+    return this.buffered.splice(0);
+  }
+
   /** The next event not yet taken; rejects after `timeoutMs` with `what` and the events seen so far. */
   take(timeoutMs: number, what = 'an event'): Promise<T> {
     if (this.buffered.length > 0) {

@@ -1,0 +1,6 @@
+import { describeJobContract } from '../contract/job.contract';
+import { memoryFactory } from './memory-factory';
+
+describe('memory backend: jobs', () => {
+  describeJobContract(memoryFactory);
+});
