@@ -51,6 +51,45 @@ export function startCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): 
   return { child, stdout: () => stdout, stderr: () => stderr, done };
 }
 
+/**
+ * Resolves with stdout so far once it matches `pattern`; rejects when the process ends first or after
+ * `timeoutMs`, with both streams in the message.
+ */
+export function waitForStdout(
+  cli: CliProcess,
+  pattern: RegExp,
+  timeoutMs: number,
+): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const check = (): void => {
+      if (pattern.test(cli.stdout())) {
+        finish();
+        resolve(cli.stdout());
+      }
+    };
+    const ended = (): void => {
+      finish();
+      reject(new Error(`the CLI ended before printing ${String(pattern)}: ${describe(cli)}`));
+    };
+    const timer = setTimeout(() => {
+      finish();
+      reject(new Error(`no ${String(pattern)} within ${timeoutMs} ms: ${describe(cli)}`));
+    }, timeoutMs);
+    const finish = (): void => {
+      clearTimeout(timer);
+      cli.child.stdout?.off('data', check);
+      cli.child.off('close', ended);
+    };
+    cli.child.stdout?.on('data', check);
+    cli.child.once('close', ended);
+    check();
+  });
+}
+
+function describe(cli: CliProcess): string {
+  return `stdout=${JSON.stringify(cli.stdout())} stderr=${JSON.stringify(cli.stderr().slice(-2000))}`;
+}
+
 /** Runs the CLI to completion. */
 export function runCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
   return startCli(args, env).done;

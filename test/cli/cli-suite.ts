@@ -1,9 +1,11 @@
 import { expect } from 'chai';
+import { join } from 'node:path';
+import type { JobStatusInfo } from '../../lib/ops/operations-api';
 import { createRegistryCenter } from '../../lib/registry/create-registry-center';
 import type { CoordinatorRegistryCenter } from '../../lib/registry/registry-center';
 import { uniqueNamespace } from '../harness/namespace';
 import { instanceInfo, jobConfig } from '../unit/ops/ops-fixture';
-import { killSpawned, runCli, type CliResult } from './cli-runner';
+import { killSpawned, runCli, startCli, waitForStdout, type CliResult } from './cli-runner';
 
 /** How the suite reaches a real registry server started by the test file. */
 export interface CliBackend {
@@ -190,6 +192,30 @@ export function describeCliSuite(backend: () => CliBackend): void {
     for (const result of results) {
       expectFailure(result, 1, /^shardline: unknown job: ghost \(not in .+\)$/);
     }
+  });
+
+  it('run: a worker for a module joins, shows in status --json, and drains on SIGTERM with exit 0', async function () {
+    this.timeout(60_000);
+    const worker = startCli([
+      'run',
+      join(__dirname, '..', 'fixtures', 'cli-one-job.ts'),
+      '--registry',
+      url,
+      '--instance-id',
+      'cli-pod-a',
+      '--drain-timeout-ms',
+      '5000',
+    ]);
+    const stdout = await waitForStdout(worker, /\n/, 30_000);
+    expect(stdout).to.match(/^shardline: worker cli-pod-a running jobs cli-fixture-tick on \S+\n$/);
+    const status = jsonOf(await cli('status', 'cli-fixture-tick', '--json')) as JobStatusInfo;
+    expect(status.job).to.equal('cli-fixture-tick');
+    expect(status.instances).to.deep.equal(['cli-pod-a']);
+    expect(status.items.map(i => i.item)).to.deep.equal([0, 1]);
+    worker.child.kill('SIGTERM');
+    const result = await worker.done;
+    expect(result.code, result.stderr).to.equal(0);
+    expect(await seed.getChildrenKeys('/cli-fixture-tick/instances')).to.deep.equal([]);
   });
 
   it('SHARDLINE_REGISTRY is used when --registry is not given', async () => {
