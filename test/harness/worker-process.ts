@@ -1,0 +1,338 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { JobPaths } from '../../lib/job/job-paths';
+import type { TreeCache } from '../../lib/registry/tree-cache';
+import type { LogLine } from '../fixtures/jobs/reporting-job';
+import { waitFor } from './events';
+import { spawnNode, type ChildHandle } from './process';
+import { ms } from './timing';
+
+export type { LogLine } from '../fixtures/jobs/reporting-job';
+
+/** The `shardline` CLI entry (run through tsx) and the reporting job module the workers load. */
+export const CLI_MAIN = resolve(__dirname, '../../lib/cli/main.ts');
+export const REPORTING_JOB_MODULE = resolve(__dirname, '../fixtures/jobs/reporting-job.ts');
+
+/** How long a fresh `node --import tsx` worker may take to register (2 shared cores, cold tsx cache). */
+const START_TIMEOUT_MS = 20_000;
+
+export interface FleetOptions {
+  /** e.g. `zookeeper://127.0.0.1:P/ns?sessionTimeoutMs=2000` */
+  registryUrl: string;
+  /** The job whose `instances/{id}` nodes mark a worker as registered. */
+  job: string;
+  /** A started tree cache of `/{job}` on the test's own registry client (the observer). */
+  cache: TreeCache;
+  /** The JSON-lines file the reporting job appends to (`SHARDLINE_TEST_LOG`). */
+  logFile: string;
+  /** Extra environment for the workers (FIXTURE_CRON, FIXTURE_COUNT, ITEM_MS…). */
+  env?: Record<string, string>;
+  /** Job module to run (default: the reporting job). */
+  module?: string;
+}
+
+/** One `shardline run` worker process. Signals go to its PID; `exited` never rejects. */
+export class WorkerProcess {
+  /** Wall-clock time of the SIGKILL, when this harness killed it (ends its open log intervals). */
+  killedAt: number | undefined;
+
+  constructor(
+    readonly instanceId: string,
+    private readonly child: ChildHandle,
+  ) {}
+
+  get pid(): number {
+    return this.child.pid;
+  }
+
+  /** Exit code, or null when ended by a signal. */
+  get exited(): Promise<number | null> {
+    return this.child.exited;
+  }
+
+  get isRunning(): boolean {
+    return this.exitCode === 'running';
+  }
+
+  exitCode: number | null | 'running' = 'running';
+
+  stderr(): string {
+    return this.child.stderr();
+  }
+
+  stdout(): readonly string[] {
+    return this.child.lines.seen;
+  }
+
+  sigkill(): void {
+    if (this.isRunning && this.killedAt === undefined) {
+      this.killedAt = Date.now();
+    }
+    this.child.kill('SIGKILL');
+  }
+
+  sigterm(): void {
+    this.child.kill('SIGTERM');
+  }
+
+  sigstop(): void {
+    this.child.kill('SIGSTOP');
+  }
+
+  sigcont(): void {
+    this.child.kill('SIGCONT');
+  }
+
+  /** For failure messages: the last lines of stderr. */
+  describe(lines = 15): string {
+    const tail = this.stderr().trimEnd().split('\n').slice(-lines).join('\n');
+    return `--- ${this.instanceId} (pid ${this.pid}) stderr ---\n${tail}`;
+  }
+}
+
+/**
+ * Worker processes for multi-process tests: `node --import tsx lib/cli/main.ts run <module> --registry
+ * <url> --instance-id <id>` (the real `shardline run`, which drains on SIGTERM). Every child is tracked
+ * here (and by harness/process.ts, which SIGKILLs leftovers when the test process exits); call
+ * `killAll()` in an after/afterEach hook.
+ */
+export class WorkerFleet {
+  private readonly all: WorkerProcess[] = [];
+  readonly paths: JobPaths;
+
+  constructor(readonly options: FleetOptions) {
+    this.paths = new JobPaths(options.job);
+  }
+
+  /** Every worker started so far (running or not), in start order. */
+  get workers(): readonly WorkerProcess[] {
+    return this.all;
+  }
+
+  get running(): WorkerProcess[] {
+    return this.all.filter(w => w.isRunning);
+  }
+
+  /** Spawns a worker without waiting for it. */
+  spawn(instanceId: string, env: Record<string, string> = {}): WorkerProcess {
+    const child = spawnNode(
+      CLI_MAIN,
+      [
+        'run',
+        this.options.module ?? REPORTING_JOB_MODULE,
+        '--registry',
+        this.options.registryUrl,
+        '--instance-id',
+        instanceId,
+        '--drain-timeout-ms',
+        String(ms(10_000)),
+      ],
+      { SHARDLINE_TEST_LOG: this.options.logFile, ...this.options.env, ...env },
+    );
+    const worker = new WorkerProcess(instanceId, child);
+    void child.exited.then(code => {
+      worker.exitCode = code;
+    });
+    this.all.push(worker);
+    return worker;
+  }
+
+  /**
+   * Spawns workers and resolves once each one's `instances/{id}` node is in the observer's cache (a cache
+   * waitFor: no polling), with a deadline. Fails fast, with its stderr, when a worker exits first.
+   */
+  async start(...instanceIds: string[]): Promise<WorkerProcess[]> {
+    const started = instanceIds.map(id => this.spawn(id));
+    await Promise.all(started.map(w => this.awaitRegistered(w)));
+    return started;
+  }
+
+  /** Resolves once `worker`'s instance node exists; rejects after a deadline or if the process exits. */
+  async awaitRegistered(worker: WorkerProcess, timeoutMs = ms(START_TIMEOUT_MS)): Promise<void> {
+    const path = this.paths.instance(worker.instanceId);
+    const controller = new AbortController();
+    const registered = this.options.cache.waitFor(c => c.has(path), {
+      timeoutMs,
+      signal: controller.signal,
+    });
+    const died = worker.exited.then(code => {
+      throw new Error(
+        `worker ${worker.instanceId} exited (code ${String(code)}) before registering\n${worker.describe()}`,
+      );
+    });
+    try {
+      await Promise.race([registered, died]);
+    } catch (err) {
+      if (worker.isRunning) {
+        throw new Error(
+          `worker ${worker.instanceId} did not register ${path} within ${timeoutMs} ms: ${String(err)}\n${worker.describe()}`,
+          { cause: err },
+        );
+      }
+      throw err;
+    } finally {
+      controller.abort();
+      registered.catch(() => undefined);
+      died.catch(() => undefined);
+    }
+  }
+
+  /** SIGKILL (by PID) every worker still running and wait for the exits. Idempotent. */
+  async killAll(): Promise<void> {
+    const alive = this.all.filter(w => w.isRunning);
+    for (const w of alive) {
+      w.sigkill();
+      w.sigcont(); // a SIGSTOPped process handles SIGKILL anyway; this keeps ps tidy
+    }
+    await Promise.all(alive.map(w => w.exited));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The reporting job's log (test/fixtures/jobs/reporting-job.ts).
+//
+// Waiting on it is the one place where the harness polls: the log is a plain file written by other
+// processes, so there is no registry event to await. `waitForLog` re-reads it every 50 ms (fs.watch is
+// not reliable for appends from other processes on every filesystem) until the predicate holds, with a
+// deadline, and fails with the lines seen.
+// ---------------------------------------------------------------------------------------------------------
+
+/** Every complete line of the log (a torn last line, if any, is skipped). */
+export function readLog(file: string): LogLine[] {
+  if (!existsSync(file)) {
+    return [];
+  }
+  const out: LogLine[] = [];
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    if (line.trim() === '') {
+      continue;
+    }
+    try {
+      out.push(JSON.parse(line) as LogLine);
+    } catch {
+      // An incomplete last line: the writer is mid-append.
+    }
+  }
+  return out;
+}
+
+/** Resolves with the log once `predicate(lines)` holds; rejects after `timeoutMs` naming `what`. */
+export async function waitForLog(
+  file: string,
+  predicate: (lines: LogLine[]) => boolean,
+  timeoutMs: number,
+  what: string,
+): Promise<LogLine[]> {
+  let lines: LogLine[] = [];
+  try {
+    await waitFor(
+      () => {
+        lines = readLog(file);
+        return predicate(lines);
+      },
+      timeoutMs,
+      what,
+      50,
+    );
+  } catch (err) {
+    const tail = lines
+      .slice(-20)
+      .map(l => `${l.event} ${l.job}#${l.item} ${l.instanceId} t=${l.t}`)
+      .join('\n');
+    throw new Error(`${String(err)}\nlast log lines:\n${tail}`, { cause: err });
+  }
+  return lines;
+}
+
+/** One execution reconstructed from the log: [start, end); `end` is Infinity while it has not ended. */
+export interface Execution {
+  job: string;
+  item: number;
+  instanceId: string;
+  pid: number;
+  fencingToken: number;
+  start: number;
+  end: number;
+}
+
+/**
+ * Pairs start/end lines per (pid, job, item). A start without an end lasts until its process was killed
+ * (`killedAt` by pid), or forever when the process is still alive: the most conservative reading.
+ */
+export function executions(
+  lines: readonly LogLine[],
+  killedAt: ReadonlyMap<number, number> = new Map(),
+): Execution[] {
+  const open = new Map<string, Execution>();
+  const done: Execution[] = [];
+  for (const line of lines) {
+    const key = `${line.pid}/${line.job}/${line.item}`;
+    if (line.event === 'start') {
+      const prev = open.get(key);
+      if (prev !== undefined) {
+        done.push(prev); // two starts without an end in one process: keep both open-ended
+      }
+      open.set(key, {
+        job: line.job,
+        item: line.item,
+        instanceId: line.instanceId,
+        pid: line.pid,
+        fencingToken: line.fencingToken,
+        start: line.t,
+        end: Infinity,
+      });
+    } else {
+      const exec = open.get(key);
+      if (exec !== undefined) {
+        exec.end = line.t;
+        open.delete(key);
+        done.push(exec);
+      }
+    }
+  }
+  for (const exec of open.values()) {
+    exec.end = killedAt.get(exec.pid) ?? Infinity;
+    done.push(exec);
+  }
+  return done;
+}
+
+/**
+ * Every pair of executions of one item (same job) whose intervals overlap, as readable strings: empty when
+ * no item ever ran twice at the same time (DESIGN §4.2). Intervals are half-open: an end at t and a start
+ * at t do not overlap (the next run starts only after the previous one released its running record).
+ */
+export function overlappingExecutions(all: readonly Execution[]): string[] {
+  const byItem = new Map<string, Execution[]>();
+  for (const e of all) {
+    const key = `${e.job}#${e.item}`;
+    byItem.set(key, [...(byItem.get(key) ?? []), e]);
+  }
+  const problems: string[] = [];
+  for (const [key, list] of byItem) {
+    list.sort((a, b) => a.start - b.start);
+    let latest: Execution | undefined;
+    for (const e of list) {
+      if (latest !== undefined && e.start < latest.end) {
+        problems.push(
+          `${key}: ${latest.instanceId} [${latest.start}, ${latest.end}) overlaps ${e.instanceId} [${e.start}, ${e.end})`,
+        );
+      }
+      if (latest === undefined || e.end > latest.end) {
+        latest = e;
+      }
+    }
+  }
+  return problems;
+}
+
+/** `killedAt` of every worker the harness SIGKILLed, by pid (for `executions`). */
+export function killTimes(workers: readonly WorkerProcess[]): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const w of workers) {
+    if (w.killedAt !== undefined) {
+      out.set(w.pid, w.killedAt);
+    }
+  }
+  return out;
+}
