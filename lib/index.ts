@@ -54,3 +54,29 @@ export type {
   ConfigWatcherEvents,
   ConfigWatcherOptions,
 } from './recipes/config-watcher';
+// jobs
+export { defineJob, isJobDefinition } from './job/define-job';
+export type {
+  DataflowJobOptions,
+  JobDefinition,
+  JobOptions,
+  ScriptJobOptions,
+  ShardingContext,
+  ShardingStrategyFunction,
+  SimpleJobOptions,
+} from './job/define-job';
+export type { JobConfig, JobType, RetryPolicy, StrategyName } from './job/job-config';
+export { startWorker, Worker } from './job/worker';
+export type { StopOptions, WorkerOptions } from './job/worker';
+export type {
+  ExecutedEvent,
+  FailedEvent,
+  JobErrorEvent,
+  JobStoppedEvent,
+  LeaderEvent,
+  MisfireEvent,
+  ShardedEvent,
+  WorkerEvents,
+} from './job/job-events';
+export { consoleLogger, noopLogger } from './logger';
+export type { LogFields, Logger } from './logger';

@@ -11,7 +11,7 @@ import type { InstanceInfo } from './job-instance';
 import { JobPaths } from './job-paths';
 import { ItemScheduler } from './item-scheduler';
 import { JobReactions } from './reactions/job-reactions';
-import type { Scheduler } from './scheduler/scheduler';
+import type { ScheduledTask, Scheduler } from './scheduler/scheduler';
 import { ConfigService } from './services/config-service';
 import { ElectionService } from './services/election-service';
 import { ExecutionService } from './services/execution-service';
@@ -31,6 +31,8 @@ export interface JobRuntimeOptions {
 }
 
 const RESHARD_RETRY_MAX_MS = 2000;
+/** A shutdown command drains like worker.stop(): running items get this long before their signals abort. */
+const SHUTDOWN_DRAIN_MS = 30_000;
 
 /**
  * Owns ONE job on one worker (ElasticJob's JobScheduler + JobRegistry entry, without the singleton):
@@ -110,7 +112,7 @@ export class JobRuntime {
       onAssignmentChanged: () => this.items.assignmentChanged(),
       onItemReleased: item => this.items.itemReleased(item),
       onTrigger: () => this.items.trigger(),
-      onShutdown: () => void this.stop(0, 'shutdown'),
+      onShutdown: () => void this.stop(SHUTDOWN_DRAIN_MS, 'shutdown'),
       onOwnInstanceRemoved: () => void this.reRegister(),
     });
   }
@@ -166,9 +168,23 @@ export class JobRuntime {
     const backoff = 50;
     const onAbort = (): void => this.wakeLeader();
     signal.addEventListener('abort', onAbort, { once: true });
+    // Reconcile: every reconcileIntervalMinutes the leader re-judges the stored assignment against the
+    // strategy, a safety net for anything the reactions missed (on the worker's one scheduler).
+    let reconcile: ScheduledTask | undefined;
+    const scheduleReconcile = (): void => {
+      const minutes = this.config.config.reconcileIntervalMinutes;
+      if (minutes > 0 && !signal.aborted) {
+        reconcile = this.options.scheduler.at(Date.now() + minutes * 60_000, () => {
+          this.wakeLeader();
+          scheduleReconcile();
+        });
+      }
+    };
+    scheduleReconcile();
     try {
       await this.leaderLoop(signal, fence, backoff);
     } finally {
+      reconcile?.cancel();
       signal.removeEventListener('abort', onAbort);
     }
   }
