@@ -1,65 +1,96 @@
 import { randomUUID } from 'node:crypto';
+import { defineJob } from '../job/define-job';
+import { JobPaths } from '../job/job-paths';
+import { startWorker, type Worker } from '../job/worker';
 import { createRegistryCenter } from '../registry/create-registry-center';
 import type { CoordinatorRegistryCenter } from '../registry/registry-center';
+import type { TreeCache } from '../registry/tree-cache';
 
 /** Where the demo writes its lines; the CLI passes stdout. */
 export type Print = (line: string) => void;
 
+const JOB = 'order-sync';
+const COUNT = 6;
+const PARAMETERS = '0=Beijing,1=Shanghai,2=Guangzhou,3=Shenzhen,4=Hangzhou,5=Chengdu';
+const SETTLE_MS = 10_000;
+
 /**
- * The quickstart on the embedded registry: three "instances" in one process register ephemeral nodes,
- * watch each other through a tree cache, take turns in a leader latch; then one is stopped abruptly (its
- * session ends) and the others see it leave. Exits cleanly; nothing outlives it.
+ * The quickstart on the embedded registry: three workers in one process share a sharded job; the
+ * assignment table is printed, each worker runs its items, then one worker stops abruptly (its registry
+ * session ends, as when a process crashes), the leader moves its items, and the rebalanced table is shown.
+ * Everything is stopped at the end; the process exits 0.
  */
 export async function runDemo(print: Print): Promise<void> {
-  const namespace = `shardline-demo-${randomUUID().slice(0, 8)}`;
-  const names = ['instance-a', 'instance-b', 'instance-c'];
-  const instances = names.map(name => ({
-    name,
-    registry: createRegistryCenter(`memory://${namespace}`),
-  }));
-  const registries: CoordinatorRegistryCenter[] = instances.map(i => i.registry);
+  const url = `memory://shardline-demo-${randomUUID().slice(0, 8)}`;
+  const paths = new JobPaths(JOB);
+  const job = defineJob({
+    name: JOB,
+    cron: '* * * * * *',
+    shardingTotalCount: COUNT,
+    shardingItemParameters: PARAMETERS,
+    execute: ctx => {
+      print(`  ${ctx.instanceId} ran item ${ctx.shardingItem} (${ctx.shardingParameter})`);
+    },
+  });
+  const registries: CoordinatorRegistryCenter[] = [];
+  const workers: Worker[] = [];
+  const connect = async (): Promise<CoordinatorRegistryCenter> => {
+    const registry = createRegistryCenter(url);
+    registries.push(registry);
+    await registry.init();
+    return registry;
+  };
   try {
-    await Promise.all(registries.map(r => r.init()));
-    const observer = createRegistryCenter(`memory://${namespace}`);
-    registries.push(observer);
-    await observer.init();
-    await observer.addCacheData('/demo/instances');
-    const cache = observer.getRawCache('/demo/instances');
-    if (cache === undefined) {
-      throw new Error('the demo cache did not start');
+    const observer = await connect();
+    await observer.persist(paths.root, '');
+    await observer.addCacheData(paths.root);
+    const cache = observer.getRawCache(paths.root)!;
+
+    print(`Embedded registry ${url}: job ${JOB}, ${COUNT} items, every second`);
+    const names = ['worker-a', 'worker-b', 'worker-c'];
+    for (const instanceId of names) {
+      const worker = await startWorker({ registry: await connect(), jobs: [job], instanceId });
+      worker.on('error', () => undefined); // worker-b's abrupt end makes its own calls fail: expected here
+      workers.push(worker);
     }
-    cache.on('event', e => {
-      if (e.path !== '/demo/instances') {
-        print(`  event: ${e.type.padEnd(7)} ${e.path}`);
-      }
-    });
+    await settled(cache, paths, names);
+    printTable(print, cache, paths);
+    await new Promise(resolve => setTimeout(resolve, 1200));
 
-    print(`Embedded registry memory://${namespace}: three instances join`);
-    await Promise.all(
-      instances.map(({ name, registry }) =>
-        registry.persistEphemeral(`/demo/instances/${name}`, JSON.stringify({ pid: process.pid })),
-      ),
-    );
-    await cache.waitFor(c => c.children('/demo/instances').length === 3, { timeoutMs: 5000 });
-    print(`Live instances: ${cache.children('/demo/instances').join(', ')}`);
-
-    print('Each instance takes the leader latch in turn (never two at once):');
-    await Promise.all(
-      instances.map(({ name, registry }) =>
-        registry.executeInLeader('/demo/leader/latch', async (_signal, fence) => {
-          await registry.executeInTransaction(tx =>
-            fence.fence(tx).create(`/demo/leader/terms-${name}`, name),
-          );
-          print(`  ${name} leads`);
-        }),
-      ),
-    );
-
-    print('instance-b stops abruptly (its session ends):');
-    await instances[1]?.registry.close();
-    await cache.waitFor(c => c.children('/demo/instances').length === 2, { timeoutMs: 5000 });
-    print(`Live instances: ${cache.children('/demo/instances').join(', ')}`);
+    print('worker-b stops abruptly (its registry session ends, as in a crash):');
+    const crashed = registries[2]!;
+    await crashed.close();
+    await settled(cache, paths, ['worker-a', 'worker-c']);
+    print('The leader moved worker-b\'s items:');
+    printTable(print, cache, paths);
+    await new Promise(resolve => setTimeout(resolve, 1200));
   } finally {
+    await Promise.all(workers.map(w => w.stop({ timeoutMs: 2000 })));
     await Promise.all(registries.map(r => r.close()));
+  }
+  print('Done.');
+}
+
+async function settled(cache: TreeCache, paths: JobPaths, owners: string[]): Promise<void> {
+  await cache.waitFor(
+    c =>
+      !c.has(paths.shardingNecessary) &&
+      Array.from({ length: COUNT }, (_, item) => c.get(paths.itemInstance(item))).every(
+        o => o !== null && owners.includes(o),
+      ) &&
+      owners.every(o => c.has(paths.instance(o))),
+    { timeoutMs: SETTLE_MS },
+  );
+}
+
+function printTable(print: Print, cache: TreeCache, paths: JobPaths): void {
+  const byOwner = new Map<string, number[]>();
+  for (let item = 0; item < COUNT; item++) {
+    const owner = cache.get(paths.itemInstance(item)) ?? '(unassigned)';
+    byOwner.set(owner, [...(byOwner.get(owner) ?? []), item]);
+  }
+  print('  instance    items');
+  for (const [owner, items] of [...byOwner].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    print(`  ${owner.padEnd(11)} ${items.join(', ')}`);
   }
 }
