@@ -218,6 +218,26 @@ export function describeCliSuite(backend: () => CliBackend): void {
     expect(await seed.getChildrenKeys('/cli-fixture-tick/instances')).to.deep.equal([]);
   });
 
+  it("run: `shutdown <job>` stops the worker's only job, and the worker exits 0 by itself", async function () {
+    this.timeout(60_000);
+    const worker = startCli([
+      'run',
+      join(__dirname, '..', 'fixtures', 'cli-one-job.ts'),
+      '--registry',
+      url,
+      '--instance-id',
+      'cli-pod-b',
+    ]);
+    await waitForStdout(worker, /running jobs cli-fixture-tick/, 30_000);
+    expect(jsonOf(await cli('shutdown', 'cli-fixture-tick', '--json'))).to.deep.equal({
+      job: 'cli-fixture-tick',
+      instances: ['cli-pod-b'],
+    });
+    const result = await worker.done;
+    expect(result.code, result.stderr).to.equal(0);
+    expect(await seed.getChildrenKeys('/cli-fixture-tick/instances')).to.deep.equal([]);
+  });
+
   it('SHARDLINE_REGISTRY is used when --registry is not given', async () => {
     await job('sync');
     const result = await runCli(['jobs', '--json'], { SHARDLINE_REGISTRY: url });
