@@ -2,7 +2,6 @@ import { expect } from 'chai';
 import { performance } from 'node:perf_hooks';
 import {
   BadVersionError,
-  type CoordinationError,
   ConnectionLossError,
   NoNodeError,
   PermissionDeniedError,
@@ -12,7 +11,7 @@ import {
   SystemError,
   TransactionError,
 } from '../../lib/errors';
-import type { FeedHandle, FeedSink, NodeData } from '../../lib/registry/driver';
+import type { FeedHandle, NodeData } from '../../lib/registry/driver';
 import type { ZooKeeperRegistryOptions } from '../../lib/registry/options';
 import type { ConnectionState } from '../../lib/registry/registry-center';
 import { digestAuth, digestId } from '../../lib/registry/zookeeper/zookeeper-acl';
@@ -30,6 +29,7 @@ import {
 import { sessionPersistentWatcher } from '../../lib/registry/zookeeper/zookeeper-persistent-watch';
 import { ZkPaths, ZkRequests } from '../../lib/registry/zookeeper/zookeeper-requests';
 import { ZooKeeperSession } from '../../lib/registry/zookeeper/zookeeper-session';
+import { RecordingSink } from '../harness/recording-sink';
 import { EventQueue } from '../harness/events';
 import { freePort } from '../harness/free-port';
 import { uniqueNamespace } from '../harness/namespace';
@@ -54,59 +54,6 @@ function measure(what: string, value: number, unit = 'ms'): void {
   console.log(`      [measure] ${what}: ${Math.round(value)} ${unit}`);
 }
 
-/** A FeedSink that mirrors the subtree and queues every call, for event-driven waits. */
-class RecordingSink implements FeedSink {
-  readonly state = new Map<string, NodeData>();
-  readonly calls = new EventQueue<string>();
-  readonly log: string[] = [];
-  readonly errors: CoordinationError[] = [];
-  resets = 0;
-
-  reset(snapshot: ReadonlyMap<string, NodeData>): void {
-    this.state.clear();
-    for (const [p, d] of snapshot) {
-      this.state.set(p, d);
-    }
-    this.resets++;
-    this.record('reset');
-  }
-
-  upsert(path: string, data: NodeData): void {
-    this.state.set(path, data);
-    this.record(`upsert ${path}=${data.value}`);
-  }
-
-  remove(path: string): void {
-    for (const p of [...this.state.keys()]) {
-      if (p === path || p.startsWith(`${path}/`)) {
-        this.state.delete(p);
-      }
-    }
-    this.record(`remove ${path}`);
-  }
-
-  error(err: CoordinationError): void {
-    this.errors.push(err);
-  }
-
-  /** Resolves once `predicate` holds, re-checked after every sink call. */
-  async until(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
-    if (!predicate()) {
-      await this.calls.takeUntil(() => predicate(), timeoutMs, what);
-    }
-  }
-
-  values(): Record<string, string> {
-    return Object.fromEntries(
-      [...this.state].sort(([a], [b]) => (a < b ? -1 : 1)).map(([p, d]) => [p, d.value]),
-    );
-  }
-
-  private record(call: string): void {
-    this.log.push(call);
-    this.calls.push(call);
-  }
-}
 
 interface Timed {
   state: ConnectionState;
