@@ -1,34 +1,20 @@
-import {
-  ClosedError,
-  CorruptedDataError,
-  InvalidArgumentError,
-  isRetryable,
-  NotLeaderError,
-} from '../errors';
-import { abortReason, Deferred, SerialQueue } from '../internal/async';
-import { joinPath, parentOf, validateNodePath } from '../internal/paths';
+import { ClosedError, InvalidArgumentError, isRetryable, NotLeaderError } from '../errors';
+import { abortReason, Deferred } from '../internal/async';
+import { joinPath, validateNodePath } from '../internal/paths';
 import { TypedEmitter } from '../internal/typed-emitter';
-import type {
-  ConnectionState,
-  CoordinatorRegistryCenter,
-  LeaderFence,
-  Unsubscribe,
-} from '../registry/registry-center';
+import type { CoordinatorRegistryCenter, LeaderFence } from '../registry/registry-center';
 import type { TransactionBuilder } from '../registry/txn';
+import { CandidateView, candidateInfo, type LeaderInfo } from './candidate-view';
 import { QueueEntry, queueNodes } from './queue-entry';
-import { abortedSignal, isUsable, reportError, whenUsable } from './recipe-support';
+import { abortedSignal, reportError, whenUsable } from './recipe-support';
+
+export type { LeaderInfo };
 
 export interface LeaderElectionOptions {
   /** This candidate's id, unique among the candidates (e.g. pod name). */
   candidateId: string;
   /** What the leader publishes (e.g. its endpoint); read by everybody through `leader()`. Default ''. */
   value?: string;
-}
-
-/** Who leads: the head of the candidate queue. */
-export interface LeaderInfo {
-  candidateId: string;
-  value: string;
 }
 
 /** One term of leadership: aborted when it ends; `fence(tx)` makes a write conditional on it. */
@@ -79,16 +65,8 @@ export class LeaderElection extends TypedEmitter<LeaderElectionEvents> {
   private term: LeaderTerm | undefined;
   private waiters: Deferred<LeaderTerm>[] = [];
   private closed = false;
-  private unwatch: Unsubscribe | undefined;
+  private view: CandidateView | undefined;
   private observing: Promise<void> | undefined;
-  private readonly refreshQueue = new SerialQueue();
-  private refreshQueued = false;
-  private lastLeader: LeaderInfo | null | undefined;
-  private readonly onState = (state: ConnectionState): void => {
-    if (state === 'RECONNECTED') {
-      this.scheduleRefresh();
-    }
-  };
 
   constructor(
     private readonly registry: CoordinatorRegistryCenter,
@@ -155,7 +133,7 @@ export class LeaderElection extends TypedEmitter<LeaderElectionEvents> {
       }
       const raw = await this.registry.getDirectly(joinPath(this.path, head));
       if (raw !== null) {
-        return this.parse(joinPath(this.path, head), raw);
+        return candidateInfo(joinPath(this.path, head), raw, err => this.report(err));
       }
       // The head left between the two reads: look again.
     }
@@ -164,15 +142,19 @@ export class LeaderElection extends TypedEmitter<LeaderElectionEvents> {
   /** Start emitting `leaderChanged` without campaigning (campaign() does this too). */
   async observe(): Promise<void> {
     this.ensureOpen();
-    this.observing ??= (async () => {
-      this.registry.on('connectionStateChanged', this.onState);
-      this.unwatch = await this.registry.watch(this.path, event => {
-        if (parentOf(event.path) === this.path && event.type !== 'updated') {
-          this.scheduleRefresh();
-        }
+    if (this.observing === undefined) {
+      const view = new CandidateView(
+        this.registry,
+        this.path,
+        leader => this.emit('leaderChanged', leader),
+        err => this.report(err),
+      );
+      this.view = view;
+      this.observing = view.start();
+      this.observing.catch(() => {
+        this.observing = undefined; // let a later call try again
       });
-      this.scheduleRefresh();
-    })();
+    }
     return this.observing;
   }
 
@@ -196,8 +178,7 @@ export class LeaderElection extends TypedEmitter<LeaderElectionEvents> {
     }
     this.closed = true;
     await this.stopCampaign(new ClosedError(`leader election ${this.path}`));
-    this.unwatch?.();
-    this.registry.off('connectionStateChanged', this.onState);
+    this.view?.close();
   }
 
   private async run(stop: AbortSignal): Promise<void> {
@@ -251,44 +232,6 @@ export class LeaderElection extends TypedEmitter<LeaderElectionEvents> {
     }
   }
 
-  private scheduleRefresh(): void {
-    if (this.refreshQueued || this.closed) {
-      return;
-    }
-    this.refreshQueued = true;
-    void this.refreshQueue.run(async () => {
-      this.refreshQueued = false;
-      if (this.closed) {
-        return;
-      }
-      try {
-        const leader = await this.leader();
-        if (!sameLeader(leader, this.lastLeader)) {
-          this.lastLeader = leader;
-          this.emit('leaderChanged', leader);
-        }
-      } catch (err) {
-        // While the connection is down the next RECONNECTED refreshes again; report anything else.
-        if (!this.closed && isUsable(this.registry.connectionState)) {
-          this.report(err);
-        }
-      }
-    });
-  }
-
-  private parse(path: string, raw: string): LeaderInfo {
-    try {
-      const parsed = JSON.parse(raw) as Partial<LeaderInfo>;
-      if (typeof parsed.candidateId === 'string' && typeof parsed.value === 'string') {
-        return { candidateId: parsed.candidateId, value: parsed.value };
-      }
-    } catch {
-      // fall through: reported below
-    }
-    this.report(new CorruptedDataError(path, 'expected {"candidateId": string, "value": string}'));
-    return { candidateId: raw, value: '' };
-  }
-
   private report(err: unknown): void {
     reportError(this, e => this.emit('error', e), err);
   }
@@ -298,17 +241,6 @@ export class LeaderElection extends TypedEmitter<LeaderElectionEvents> {
       throw new ClosedError(`leader election ${this.path}`);
     }
   }
-}
-
-function sameLeader(a: LeaderInfo | null, b: LeaderInfo | null | undefined): boolean {
-  return (
-    a === b ||
-    (a !== null &&
-      b !== null &&
-      b !== undefined &&
-      a.candidateId === b.candidateId &&
-      a.value === b.value)
-  );
 }
 
 /** Resolves with the reason of whichever signal aborts first. */

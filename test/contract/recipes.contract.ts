@@ -21,7 +21,7 @@ import { createLeaderElection, type LeaderInfo } from '../../lib/recipes/leader-
 import { registerService, type ServiceInstance } from '../../lib/recipes/service-registration';
 import { discoverServices } from '../../lib/recipes/service-discovery';
 import { watchConfig, type ConfigChange } from '../../lib/recipes/config-watcher';
-import { collect, EventQueue } from '../harness/events';
+import { EventQueue } from '../harness/events';
 import { ms } from '../harness/timing';
 import type { BackendFactory } from './backend-factory';
 import { Clients, queueOf } from './clients';
@@ -209,7 +209,9 @@ export function describeRecipesContract(factory: BackendFactory): void {
         const elections = registries.map((r, i) =>
           track(createLeaderElection(r, '/elect/a', { candidateId: `c${i}`, value: `v${i}` })),
         );
-        const changes = elections.map(e => collect<LeaderInfo | null>(e, 'leaderChanged'));
+        const changes = elections.map(e =>
+          queueOf<LeaderInfo | null>(push => e.on('leaderChanged', push)),
+        );
         const { queue: added, stop } = await watchQueue(registries[0], '/elect/a');
         const queued = () =>
           added.takeUntil(
@@ -231,8 +233,8 @@ export function describeRecipesContract(factory: BackendFactory): void {
           const seen = await q.takeUntil(l => l?.candidateId === 'c0', ms(T * 2), 'leader c0');
           expect(seen[seen.length - 1]).to.deep.equal({ candidateId: 'c0', value: 'v0' });
         }
-        const revoked = collect<Error>(elections[0]!, 'revoked');
-        const elected1 = collect(elections[1]!, 'elected');
+        const revoked = queueOf<Error>(push => elections[0]!.on('revoked', push));
+        const elected1 = queueOf<unknown>(push => elections[1]!.on('elected', push));
         await elections[0]!.resign();
         expect(await revoked.take(ms(T), 'revoked')).to.be.instanceOf(NotLeaderError);
         expect(first.signal.aborted).to.equal(true);
@@ -254,8 +256,8 @@ export function describeRecipesContract(factory: BackendFactory): void {
         const ea = track(createLeaderElection(a, '/elect/b', { candidateId: 'a' }));
         const eb = track(createLeaderElection(b, '/elect/b', { candidateId: 'b' }));
         const termA = await ea.campaign();
-        const electedA = collect(ea, 'elected');
-        const revokedA = collect<Error>(ea, 'revoked');
+        const electedA = queueOf<unknown>(push => ea.on('elected', push));
+        const revokedA = queueOf<Error>(push => ea.on('revoked', push));
         const bLeads = eb.campaign();
         const states = queueOf<ConnectionState>(push => a.on('connectionStateChanged', push));
         await factory.expireSession(a);
@@ -284,10 +286,10 @@ export function describeRecipesContract(factory: BackendFactory): void {
         const discovery = track(await discoverServices(b, 'billing'));
         expect(discovery.list()).to.deep.equal([]);
         expect(discovery.pick()).to.equal(undefined);
-        const added = collect<ServiceInstance>(discovery, 'added');
+        const added = queueOf<ServiceInstance>(push => discovery.on('added', push));
         const updated = new EventQueue<[ServiceInstance, ServiceInstance]>();
         discovery.on('updated', (now, before) => updated.push([now, before]));
-        const removed = collect<ServiceInstance>(discovery, 'removed');
+        const removed = queueOf<ServiceInstance>(push => discovery.on('removed', push));
         const regs = await Promise.all(
           ['s1', 's2', 's3'].map(id =>
             registerService(a, 'billing', {
@@ -323,7 +325,7 @@ export function describeRecipesContract(factory: BackendFactory): void {
         expect((await removed.take(ms(T * 2), 'removed')).id).to.equal('s1');
         expect(discovery.list().map(s => s.id)).to.deep.equal(['s2', 's3']);
         await expect(regs[0]!.update({ endpoint: 'x' })).to.be.rejectedWith(ClosedError);
-        const errors = collect<Error>(discovery, 'error');
+        const errors = queueOf<Error>(push => discovery.on('error', push));
         await b.persist('/services/billing/bad', 'not json');
         const err = await errors.take(ms(T * 2), 'a corrupted registration');
         expect(err).to.be.instanceOf(CorruptedDataError);
@@ -339,7 +341,7 @@ export function describeRecipesContract(factory: BackendFactory): void {
         discovery.on('added', i => events.push(`added ${i.id}`));
         discovery.on('removed', i => events.push(`removed ${i.id}`));
         const reg = track(await registerService(a, 'api', { id: 'x', endpoint: 'http://x' }));
-        const registered = collect<number>(reg, 'registered');
+        const registered = queueOf<number>(push => reg.on('registered', push));
         expect(await events.take(ms(T * 2), 'added')).to.equal('added x');
         const epoch = a.sessionEpoch;
         await factory.expireSession(a);
@@ -358,8 +360,8 @@ export function describeRecipesContract(factory: BackendFactory): void {
           await watchConfig<{ n: number }>(a, '/cfg/app', { resyncIntervalMs: 0 }),
         );
         expect(config.value).to.deep.equal({ n: 1 });
-        const changes = collect<ConfigChange<{ n: number }>>(config, 'changed');
-        const errors = collect<Error>(config, 'error');
+        const changes = queueOf<ConfigChange<{ n: number }>>(push => config.on('changed', push));
+        const errors = queueOf<Error>(push => config.on('error', push));
         await b.update('/cfg/app', '{"n":2}');
         const change = await changes.take(ms(T * 2), 'changed');
         expect(change).to.deep.include({
@@ -390,7 +392,7 @@ export function describeRecipesContract(factory: BackendFactory): void {
         const config = track(
           await watchConfig<string>(deaf, '/cfg/deaf', { resyncIntervalMs: 200 }),
         );
-        const changes = collect<ConfigChange<string>>(config, 'changed');
+        const changes = queueOf<ConfigChange<string>>(push => config.on('changed', push));
         await b.update('/cfg/deaf', '"v2"');
         const change = await changes.take(ms(T + 2000), 'resync change');
         expect(change).to.deep.include({ value: 'v2', previous: 'v1' });
@@ -406,7 +408,7 @@ export function describeRecipesContract(factory: BackendFactory): void {
             lag.stale !== undefined ? Promise.resolve(lag.stale) : a.getStat(path),
         });
         const config = track(await watchConfig<number>(lagging, '/cfg/s', { resyncIntervalMs: 0 }));
-        const changes = collect<ConfigChange<number>>(config, 'changed');
+        const changes = queueOf<ConfigChange<number>>(push => config.on('changed', push));
         await b.update('/cfg/s', '2');
         expect((await changes.take(ms(T * 2), 'changed')).value).to.equal(2);
         lag.stale = old; // a late reply carrying version 0
