@@ -80,3 +80,19 @@ export type {
 } from './job/job-events';
 export { consoleLogger, noopLogger } from './logger';
 export type { LogFields, Logger } from './logger';
+// operations
+export { createOperations } from './ops/operations-api';
+export { JobInUseError } from './ops/ops-errors';
+export type {
+  ItemInfo,
+  ItemStatus,
+  JobBrief,
+  JobStatus,
+  JobStatusInfo,
+  Operations,
+  RemoveOptions,
+  RemoveResult,
+  RequestResult,
+  ToggleResult,
+  ToggleTarget,
+} from './ops/operations-api';

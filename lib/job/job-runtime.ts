@@ -132,6 +132,10 @@ export class JobRuntime {
     this.cacheRef = registry.getRawCache(paths.root);
     await this.checkTimeDifference();
     await this.servers.ensureRegistered();
+    // Commands addressed to a previous life of this instance id are void: a shutdown or trigger written
+    // while it was down must not stop or fire the new one.
+    await registry.remove(paths.shutdown(this.ctx.instanceId));
+    await registry.remove(paths.trigger(this.ctx.instanceId));
     await this.instances.register();
     this.ctx.cache().on('event', this.reactions.handle);
     registry.on('connectionStateChanged', this.onConnectionState);
