@@ -106,6 +106,14 @@ export class DrivenRegistryCenter
     return this.tracker.sessionEpoch;
   }
 
+  get lastContactAt(): number {
+    return this.driver.sessionHealth().lastContactAt;
+  }
+
+  get sessionTimeoutMs(): number {
+    return this.driver.sessionHealth().sessionTimeoutMs;
+  }
+
   get description(): string {
     return this.driver.description;
   }

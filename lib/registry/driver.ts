@@ -35,6 +35,11 @@ export interface RegistryDriver {
   setStateListener(listener: (state: ConnectionState) => void): void;
   /** Identifier of the current session / lease; changes when it is replaced. */
   sessionId(): string | null;
+  /**
+   * What proves the session alive: the wall-clock time (epoch ms) of the newest server contact that
+   * renewed it, and the session timeout / lease TTL the server holds us to. Used for self-fencing.
+   */
+  sessionHealth(): SessionHealth;
 
   read(path: string): Promise<NodeData | null>;
   /** Direct children names, any order; `[]` when absent. */
@@ -67,6 +72,13 @@ export interface RegistryDriver {
    * Used by the facade's bounded read cache; `null` (absent) results are not cached by the facade.
    */
   readWatched(path: string, onInvalidate: () => void): Promise<NodeData | null>;
+}
+
+export interface SessionHealth {
+  /** Epoch ms of the newest server contact that renewed the session (0 before the first). */
+  lastContactAt: number;
+  /** Negotiated ZooKeeper session timeout / etcd lease TTL / memory session timeout, in ms. */
+  sessionTimeoutMs: number;
 }
 
 export interface NodeData {

@@ -33,6 +33,15 @@ export interface CoordinatorRegistryCenter {
   readonly connectionState: ConnectionState | 'LATENT' | 'CLOSED';
   /** Grows each time the session (ZooKeeper) or lease (etcd) is replaced; 0 before `init()`. */
   readonly sessionEpoch: number;
+  /**
+   * Wall-clock time (epoch ms) of the newest server contact that renewed the session or lease (ZooKeeper:
+   * any reply, heartbeats included; etcd: the send time of the newest answered keepalive); 0 before
+   * `init()`. `Date.now() - lastContactAt` bounds how stale our claim to the session may be — also right
+   * after a process was frozen (SIGSTOP, GC), before any timer of ours has run.
+   */
+  readonly lastContactAt: number;
+  /** The session timeout / lease TTL the server holds this client to, in ms. */
+  readonly sessionTimeoutMs: number;
   /** Endpoints and namespace, without credentials, for messages. */
   readonly description: string;
 

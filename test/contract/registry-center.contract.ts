@@ -263,6 +263,26 @@ export function describeRegistryCenterContract(factory: BackendFactory): void {
         expect(await c.registry.getDirectly('/short/cut')).to.equal('x');
       });
 
+      it('reports the last server contact and the session timeout, frozen while cut (self-fencing)', async () => {
+        const c = await clients.cuttable();
+        expect(c.registry.sessionTimeoutMs).to.equal(factory.sessionTimeoutMs);
+        // Connected: heartbeats / keepalives keep the contact well within half the timeout.
+        expect(Date.now() - c.registry.lastContactAt).to.be.lessThan(factory.sessionTimeoutMs / 2);
+        const states = queueOf<ConnectionState>(push =>
+          c.registry.on('connectionStateChanged', push),
+        );
+        c.cut();
+        expect(await states.take(ms(factory.sessionTimeoutMs * 2), 'SUSPENDED')).to.equal(
+          'SUSPENDED',
+        );
+        const frozen = c.registry.lastContactAt;
+        expect(await states.take(ms(factory.sessionTimeoutMs * 3), 'LOST')).to.equal('LOST');
+        // No contact while cut: the session may have expired by now, and our clock says so.
+        expect(c.registry.lastContactAt).to.equal(frozen);
+        expect(Date.now() - frozen).to.be.greaterThan(factory.sessionTimeoutMs / 2);
+        c.heal();
+      });
+
       it('rejects calls after close() with ClosedError and closes idempotently', async () => {
         const r = await clients.connect();
         await r.close();

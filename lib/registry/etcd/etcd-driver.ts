@@ -6,7 +6,7 @@ import {
   RegistryConnectionError,
 } from '../../errors';
 import { delay } from '../../internal/async';
-import type { FeedHandle, FeedSink, NodeData, RegistryDriver } from '../driver';
+import type { FeedHandle, FeedSink, NodeData, RegistryDriver, SessionHealth } from '../driver';
 import {
   DEFAULT_CONNECT_TIMEOUT_MS,
   DEFAULT_LEASE_TTL_SECONDS,
@@ -113,6 +113,10 @@ export class EtcdDriver implements RegistryDriver {
 
   setStateListener(listener: (state: ConnectionState) => void): void {
     this.listener = listener;
+  }
+
+  sessionHealth(): SessionHealth {
+    return this.session.health();
   }
 
   sessionId(): string | null {

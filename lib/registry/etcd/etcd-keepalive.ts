@@ -55,6 +55,15 @@ export class LeaseKeepalive {
     this.openStream();
   }
 
+  /** Send time of the newest answered keepalive (epoch ms): the server renewed the lease no earlier. */
+  get lastRenewedAt(): number {
+    return this.lastOk;
+  }
+
+  get leaseTtlMs(): number {
+    return this.ttlMs;
+  }
+
   stop(): void {
     this.stopped = true;
     clearInterval(this.tickTimer);

@@ -50,6 +50,14 @@ export class EtcdSession {
 
   constructor(private readonly opts: EtcdSessionOptions) {}
 
+  /** Send time of the newest answered keepalive and the granted TTL (0 / requested TTL before a grant). */
+  health(): { lastContactAt: number; sessionTimeoutMs: number } {
+    const k = this.keepalive;
+    return k === null
+      ? { lastContactAt: this.lastRenewedAt, sessionTimeoutMs: this.lastTtlMs }
+      : { lastContactAt: k.lastRenewedAt, sessionTimeoutMs: k.leaseTtlMs };
+  }
+
   /** Current lease id, or null between LOST and the next grant. */
   leaseId(): string | null {
     return this.lease;
@@ -197,7 +205,14 @@ export class EtcdSession {
     this.keepalive = keepalive;
   }
 
+  private lastRenewedAt = 0;
+  private lastTtlMs = 0;
+
   private stopKeepalive(): void {
+    if (this.keepalive !== null) {
+      this.lastRenewedAt = this.keepalive.lastRenewedAt;
+      this.lastTtlMs = this.keepalive.leaseTtlMs;
+    }
     this.keepalive?.stop();
     this.keepalive = null;
   }

@@ -1,6 +1,6 @@
 import { ConnectionLossError, SessionExpiredError } from '../../errors';
 import { isUnder } from '../../internal/paths';
-import type { FeedHandle, FeedSink, NodeData, RegistryDriver } from '../driver';
+import type { FeedHandle, FeedSink, NodeData, RegistryDriver, SessionHealth } from '../driver';
 import type { MemoryRegistryOptions } from '../options';
 import { DEFAULT_SESSION_TIMEOUT_MS } from '../options';
 import type { ConnectionState } from '../registry-center';
@@ -32,6 +32,7 @@ export class MemoryDriver implements RegistryDriver {
   private readonly sessionTimeoutMs: number;
   private session: number | null = null;
   private suspended = false;
+  private lastContactAt = 0;
   private closed = false;
   private expiryTimer: NodeJS.Timeout | undefined;
   private stateListener: (state: ConnectionState) => void = () => undefined;
@@ -47,6 +48,14 @@ export class MemoryDriver implements RegistryDriver {
 
   setStateListener(listener: (state: ConnectionState) => void): void {
     this.stateListener = listener;
+  }
+
+  /** In-process: every moment connected counts as contact; a suspended client's clock stops at the cut. */
+  sessionHealth(): SessionHealth {
+    return {
+      lastContactAt: this.suspended || this.session === null ? this.lastContactAt : Date.now(),
+      sessionTimeoutMs: this.sessionTimeoutMs,
+    };
   }
 
   sessionId(): string | null {
@@ -96,6 +105,7 @@ export class MemoryDriver implements RegistryDriver {
       return;
     }
     this.suspended = true;
+    this.lastContactAt = Date.now();
     this.invalidateAll();
     this.stateListener('SUSPENDED');
     this.expiryTimer = setTimeout(() => this.endSession(), this.sessionTimeoutMs);

@@ -1,6 +1,6 @@
 import { ClosedError, ConfigurationError, isRetryable, NodeExistsError } from '../../errors';
 import { validatePath } from '../../internal/paths';
-import type { FeedSink, NodeData, RegistryDriver } from '../driver';
+import type { FeedSink, NodeData, RegistryDriver, SessionHealth } from '../driver';
 import {
   DEFAULT_CONNECT_TIMEOUT_MS,
   DEFAULT_REQUEST_TIMEOUT_MS,
@@ -129,6 +129,13 @@ export class ZooKeeperDriver implements RegistryDriver {
 
   setStateListener(listener: (state: ConnectionState) => void): void {
     this.session.setListener(listener);
+  }
+
+  sessionHealth(): SessionHealth {
+    return {
+      lastContactAt: this.session.lastContactAt,
+      sessionTimeoutMs: this.session.sessionTimeoutMs,
+    };
   }
 
   sessionId(): string | null {

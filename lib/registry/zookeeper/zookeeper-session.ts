@@ -82,6 +82,11 @@ export class ZooKeeperSession implements WatchdogHost {
     return this.closed;
   }
 
+  /** Wall-clock time of the newest server reply. */
+  get lastContactAt(): number {
+    return this.watchdog.lastContactAt;
+  }
+
   /** The session timeout the server granted (the requested one before the first connection). */
   get sessionTimeoutMs(): number {
     return this.negotiatedMs;

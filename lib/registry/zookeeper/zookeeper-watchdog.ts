@@ -34,6 +34,7 @@ export class ZkWatchdog {
   private sessionTimeoutMs = 0;
   private lastTickAt = 0;
   private lastContact = 0;
+  private lastContactWall = 0;
   private heartbeatInFlight = false;
 
   constructor(private readonly host: WatchdogHost) {}
@@ -57,6 +58,12 @@ export class ZkWatchdog {
   /** The server answered (a reply, an error reply, or a connect response). */
   contact(): void {
     this.lastContact = monotonicNow();
+    this.lastContactWall = Date.now();
+  }
+
+  /** Wall-clock time of the newest server reply (epoch ms), for self-fencing above the driver. */
+  get lastContactAt(): number {
+    return this.lastContactWall;
   }
 
   private tick(): void {
