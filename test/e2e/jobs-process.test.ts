@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseJobConfig, serializeJobConfig, type JobConfig } from '../../lib/job/job-config';
 import { JobPaths } from '../../lib/job/job-paths';
-import { averageAllocation } from '../../lib/job/sharding/average-allocation';
 import { createOperations } from '../../lib/ops/operations-api';
 import { createRegistryCenter } from '../../lib/registry/create-registry-center';
 import type { CoordinatorRegistryCenter } from '../../lib/registry/registry-center';
@@ -14,7 +13,9 @@ import { waitFor } from '../harness/events';
 import { uniqueNamespace } from '../harness/namespace';
 import { ms } from '../harness/timing';
 import {
+  awaitAssignment as awaitSettled,
   executions,
+  expectedOwners,
   killTimes,
   overlappingExecutions,
   readLog,
@@ -85,22 +86,6 @@ function must<T>(value: T | undefined): T {
   return value;
 }
 
-/** Item → owner as stored (`sharding/{n}/instance`), for items 0..count-1. */
-function owners(cache: TreeCache, paths: JobPaths, count: number): (string | null)[] {
-  return Array.from({ length: count }, (_, item) => cache.get(paths.itemInstance(item)));
-}
-
-/** Item → owner that AVG_ALLOCATION gives for these instances (sorted ascending, DESIGN §5). */
-function expectedOwners(instances: readonly string[], count: number): string[] {
-  const out: string[] = [];
-  for (const [instance, items] of averageAllocation([...instances].sort(), count)) {
-    for (const item of items) {
-      out[item] = instance;
-    }
-  }
-  return out;
-}
-
 function describeProcessScenarios(backend: Backend): void {
   describe(`jobs on worker processes over ${backend.name}`, function () {
     this.timeout(ms(60_000));
@@ -164,39 +149,14 @@ function describeProcessScenarios(backend: Backend): void {
       return { fleet, registry, cache, paths, logFile };
     }
 
-    /**
-     * Waits (on the observer's cache, no polling) until no resharding is pending and the stored assignment
-     * is AVG_ALLOCATION over exactly `instances`, with no item node at or beyond `count`. Returns when.
-     */
-    async function awaitAssignment(
+    function awaitAssignment(
       cache: TreeCache,
       paths: JobPaths,
       instances: readonly string[],
       count: number,
       timeoutMs = SETTLE_MS,
     ): Promise<number> {
-      const want = expectedOwners(instances, count);
-      const settled = (c: TreeCache): boolean =>
-        !c.has(paths.shardingNecessary) &&
-        !c.has(paths.shardingProcessing) &&
-        owners(c, paths, count).every((owner, item) => owner === want[item]) &&
-        c
-          .children(paths.sharding)
-          .map(Number)
-          .every(item => item < count || !c.has(paths.itemInstance(item)));
-      try {
-        await cache.waitFor(settled, { timeoutMs });
-      } catch (err) {
-        throw new Error(
-          `assignment did not settle to ${JSON.stringify(want)} within ${timeoutMs} ms: stored ${JSON.stringify(
-            owners(cache, paths, count),
-          )}, instances ${JSON.stringify(cache.children(paths.instances))}, pending ${String(
-            cache.has(paths.shardingNecessary),
-          )}`,
-          { cause: err },
-        );
-      }
-      return Date.now();
+      return awaitSettled(cache, paths, instances, count, timeoutMs);
     }
 
     /** Resolves once, for every item, `owner(item)` has run it to its end, starting after `since`. */

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { JobPaths } from '../../lib/job/job-paths';
+import { averageAllocation } from '../../lib/job/sharding/average-allocation';
 import type { TreeCache } from '../../lib/registry/tree-cache';
 import type { LogLine } from '../fixtures/jobs/reporting-job';
 import { waitFor } from './events';
@@ -12,6 +13,8 @@ export type { LogLine } from '../fixtures/jobs/reporting-job';
 /** The `shardline` CLI entry (run through tsx) and the reporting job module the workers load. */
 export const CLI_MAIN = resolve(__dirname, '../../lib/cli/main.ts');
 export const REPORTING_JOB_MODULE = resolve(__dirname, '../fixtures/jobs/reporting-job.ts');
+/** The fixture worker entry that prints its worker's events as JSON lines (benches time `sharded` with it). */
+export const FIXTURE_WORKER = resolve(__dirname, '../fixtures/jobs/worker.ts');
 
 /** How long a fresh `node --import tsx` worker may take to register (2 shared cores, cold tsx cache). */
 const START_TIMEOUT_MS = 20_000;
@@ -27,14 +30,31 @@ export interface FleetOptions {
   logFile: string;
   /** Extra environment for the workers (FIXTURE_CRON, FIXTURE_COUNT, ITEM_MS…). */
   env?: Record<string, string>;
-  /** Job module to run (default: the reporting job). */
+  /** Job module to run with `shardline run` (default: the reporting job). */
   module?: string;
+  /**
+   * `shardline-run` (default): the real CLI. `fixture-worker`: test/fixtures/jobs/worker.ts, which runs the
+   * reporting job and prints its worker's events (`sharded`, `leader`, `error`) as JSON lines on stdout.
+   */
+  runner?: 'shardline-run' | 'fixture-worker';
+}
+
+/** A line the fixture worker prints on stdout. */
+export interface WorkerEventLine {
+  event: 'ready' | 'sharded' | 'leader' | 'error';
+  job?: string;
+  items?: number[];
+  isLeader?: boolean;
+  error?: string;
+  t: number;
 }
 
 /** One `shardline run` worker process. Signals go to its PID; `exited` never rejects. */
 export class WorkerProcess {
   /** Wall-clock time of the SIGKILL, when this harness killed it (ends its open log intervals). */
   killedAt: number | undefined;
+  /** 'running' until the process has exited; then its exit code (null when ended by a signal). */
+  exitCode: number | null | 'running' = 'running';
 
   constructor(
     readonly instanceId: string,
@@ -54,14 +74,27 @@ export class WorkerProcess {
     return this.exitCode === 'running';
   }
 
-  exitCode: number | null | 'running' = 'running';
-
   stderr(): string {
     return this.child.stderr();
   }
 
   stdout(): readonly string[] {
     return this.child.lines.seen;
+  }
+
+  /** The JSON event lines printed so far (fixture-worker runner); other stdout lines are skipped. */
+  events(): WorkerEventLine[] {
+    const out: WorkerEventLine[] = [];
+    for (const line of this.child.lines.seen) {
+      if (line.startsWith('{')) {
+        try {
+          out.push(JSON.parse(line) as WorkerEventLine);
+        } catch {
+          // Not an event line.
+        }
+      }
+    }
+    return out;
   }
 
   sigkill(): void {
@@ -115,7 +148,21 @@ export class WorkerFleet {
 
   /** Spawns a worker without waiting for it. */
   spawn(instanceId: string, env: Record<string, string> = {}): WorkerProcess {
-    const child = spawnNode(
+    const fullEnv = { SHARDLINE_TEST_LOG: this.options.logFile, ...this.options.env, ...env };
+    const child =
+      this.options.runner === 'fixture-worker'
+        ? spawnNode(FIXTURE_WORKER, [this.options.registryUrl, instanceId], fullEnv)
+        : this.spawnCli(instanceId, fullEnv);
+    const worker = new WorkerProcess(instanceId, child);
+    void child.exited.then(code => {
+      worker.exitCode = code;
+    });
+    this.all.push(worker);
+    return worker;
+  }
+
+  private spawnCli(instanceId: string, env: Record<string, string>): ChildHandle {
+    return spawnNode(
       CLI_MAIN,
       [
         'run',
@@ -127,14 +174,8 @@ export class WorkerFleet {
         '--drain-timeout-ms',
         String(ms(10_000)),
       ],
-      { SHARDLINE_TEST_LOG: this.options.logFile, ...this.options.env, ...env },
+      env,
     );
-    const worker = new WorkerProcess(instanceId, child);
-    void child.exited.then(code => {
-      worker.exitCode = code;
-    });
-    this.all.push(worker);
-    return worker;
   }
 
   /**
@@ -335,4 +376,67 @@ export function killTimes(workers: readonly WorkerProcess[]): Map<number, number
     }
   }
   return out;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Assignment, as an observer client's tree cache of `/{job}` sees it.
+// ---------------------------------------------------------------------------------------------------------
+
+/** Item → owner as stored (`sharding/{n}/instance`), for items 0..count-1. */
+export function storedOwners(cache: TreeCache, paths: JobPaths, count: number): (string | null)[] {
+  return Array.from({ length: count }, (_, item) => cache.get(paths.itemInstance(item)));
+}
+
+/** Item → owner that AVG_ALLOCATION gives for these instances (sorted ascending, DESIGN §5). */
+export function expectedOwners(instances: readonly string[], count: number): string[] {
+  const out: string[] = [];
+  for (const [instance, items] of averageAllocation([...instances].sort(), count)) {
+    for (const item of items) {
+      out[item] = instance;
+    }
+  }
+  return out;
+}
+
+/**
+ * Waits on the cache (no polling) until no resharding is pending and the stored assignment is
+ * AVG_ALLOCATION over exactly `instances`, with no owner node at or beyond `count`. Resolves with the
+ * wall-clock time at which the cache showed it; rejects after `timeoutMs` with what it held.
+ */
+export async function awaitAssignment(
+  cache: TreeCache,
+  paths: JobPaths,
+  instances: readonly string[],
+  count: number,
+  timeoutMs: number,
+): Promise<number> {
+  const want = expectedOwners(instances, count);
+  let at = 0;
+  const settled = (c: TreeCache): boolean => {
+    const ok =
+      !c.has(paths.shardingNecessary) &&
+      !c.has(paths.shardingProcessing) &&
+      storedOwners(c, paths, count).every((owner, item) => owner === want[item]) &&
+      c
+        .children(paths.sharding)
+        .map(Number)
+        .every(item => item < count || !c.has(paths.itemInstance(item)));
+    if (ok) {
+      at = Date.now();
+    }
+    return ok;
+  };
+  try {
+    await cache.waitFor(settled, { timeoutMs });
+  } catch (err) {
+    throw new Error(
+      `assignment did not settle to ${JSON.stringify(want)} within ${timeoutMs} ms: stored ${JSON.stringify(
+        storedOwners(cache, paths, count),
+      )}, instances ${JSON.stringify(cache.children(paths.instances))}, resharding pending: ${String(
+        cache.has(paths.shardingNecessary),
+      )}`,
+      { cause: err },
+    );
+  }
+  return at;
 }

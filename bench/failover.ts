@@ -1,0 +1,270 @@
+/**
+ * Failover benchmark: worker PROCESSES (test/fixtures/jobs/worker.ts running the reporting job) on a real
+ * ZooKeeper and a real etcd started on loopback by the test harness, side by side, median over ROUNDS.
+ *
+ *   npm run bench:failover                 # both servers, 5 rounds
+ *   ROUNDS=3 BACKENDS=etcd npm run bench:failover
+ *
+ * Per round, on a fresh namespace, job of 6 items firing every second (items take 50 ms):
+ * - join: three workers run; a fourth starts. From its instance node appearing (observer's cache event)
+ *   to (1) the rebalanced assignment committed (observer's cache shows it settled) and (2) seen by all
+ *   (the last of the four workers emitting `sharded` with its new items). Target 0.3 s.
+ * - crash: SIGKILL of an idle worker. From the kill to (1) its items reassigned (observer's cache) and
+ *   (2) every orphaned item started on another process (the job's own log). Target: session timeout +
+ *   0.5 s. (2) includes waiting for the next cron fire: up to 1 s on an every-second job.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { JobPaths } from '../lib/job/job-paths';
+import { createRegistryCenter } from '../lib/registry/create-registry-center';
+import type { RegistryEvent } from '../lib/registry/registry-center';
+import { waitFor } from '../test/harness/events';
+import { EtcdServer } from '../test/harness/etcd-server';
+import { uniqueNamespace } from '../test/harness/namespace';
+import {
+  awaitAssignment,
+  expectedOwners,
+  readLog,
+  waitForLog,
+  WorkerFleet,
+  type WorkerProcess,
+} from '../test/harness/worker-process';
+import { ZooKeeperServer } from '../test/harness/zookeeper-server';
+import { fmt, median, table } from './stats';
+
+const ROUNDS = Number(process.env.ROUNDS ?? 5);
+const BACKENDS = (process.env.BACKENDS ?? 'zookeeper,etcd').split(',');
+const SESSION_MS = 2000;
+const COUNT = 6;
+const JOB = 'bench-failover';
+const DEADLINE_MS = 20_000;
+
+interface Round {
+  joinCommitted: number;
+  joinSeenByAll: number;
+  crashReassigned: number;
+  crashRunning: number;
+}
+
+interface BackendBench {
+  name: string;
+  start(): Promise<{ url(ns: string): string; stop(): Promise<void> }>;
+}
+
+const backends: BackendBench[] = [
+  {
+    name: 'zookeeper',
+    start: async () => {
+      const server = await ZooKeeperServer.start({ tickTimeMs: 500 });
+      return {
+        url: ns => `zookeeper://${server.connectString}/${ns}?sessionTimeoutMs=${SESSION_MS}`,
+        stop: () => server.stop(),
+      };
+    },
+  },
+  {
+    name: 'etcd',
+    start: async () => {
+      const server = await EtcdServer.start();
+      return {
+        url: ns => `etcd://${server.endpoint}/${ns}?leaseTtlSeconds=${SESSION_MS / 1000}`,
+        stop: () => server.stop(),
+      };
+    },
+  },
+];
+
+/** The time at which `worker` printed `sharded` with exactly `items` (after `since`). */
+async function seenAt(worker: WorkerProcess, items: number[], since: number): Promise<number> {
+  const key = items.join(',');
+  let at = NaN;
+  await waitFor(
+    () => {
+      const hit = worker
+        .events()
+        .find(e => e.event === 'sharded' && e.t >= since && (e.items ?? []).join(',') === key);
+      at = hit?.t ?? NaN;
+      return hit !== undefined;
+    },
+    DEADLINE_MS,
+    `${worker.instanceId} to report sharded [${key}]`,
+    10,
+  ).catch((err: unknown) => {
+    throw new Error(`${String(err)}; its events: ${JSON.stringify(worker.events())}`, { cause: err });
+  });
+  return at;
+}
+
+async function oneRound(url: string): Promise<Round> {
+  const ns = uniqueNamespace('bf');
+  const observer = createRegistryCenter(url.replace('{ns}', ns));
+  await observer.init();
+  const paths = new JobPaths(JOB);
+  await observer.addCacheData(paths.root);
+  const cache = observer.getRawCache(paths.root);
+  if (cache === undefined) {
+    throw new Error('no cache');
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'shardline-bench-'));
+  const logFile = join(dir, 'executions.jsonl');
+  const fleet = new WorkerFleet({
+    registryUrl: url.replace('{ns}', ns),
+    job: JOB,
+    cache,
+    logFile,
+    runner: 'fixture-worker',
+    env: {
+      FIXTURE_JOB: JOB,
+      FIXTURE_CRON: '* * * * * *',
+      FIXTURE_COUNT: String(COUNT),
+      ITEM_MS: '50',
+    },
+  });
+  try {
+    const three = ['w1', 'w2', 'w3'];
+    await fleet.start(...three);
+    await awaitAssignment(cache, paths, three, COUNT, DEADLINE_MS);
+
+    // Join.
+    let joinedAt = NaN;
+    const onEvent = (e: RegistryEvent): void => {
+      if (e.type === 'added' && e.path === paths.instance('w4')) {
+        joinedAt = Date.now();
+      }
+    };
+    cache.on('event', onEvent);
+    await fleet.start('w4');
+    cache.off('event', onEvent);
+    const four = ['w1', 'w2', 'w3', 'w4'];
+    const committedAt = await awaitAssignment(cache, paths, four, COUNT, DEADLINE_MS);
+    const want = expectedOwners(four, COUNT);
+    const seen = await Promise.all(
+      fleet.running.map(w =>
+        seenAt(
+          w,
+          want.flatMap((owner, item) => (owner === w.instanceId ? [item] : [])),
+          joinedAt,
+        ),
+      ),
+    );
+
+    // Crash of an idle worker.
+    const victim = fleet.running.find(w => w.instanceId === 'w2');
+    if (victim === undefined) {
+      throw new Error('w2 is not running');
+    }
+    const orphaned = want.flatMap((owner, item) => (owner === 'w2' ? [item] : []));
+    await waitForLog(
+      logFile,
+      lines => {
+        const mine = lines.filter(l => l.instanceId === 'w2');
+        return (
+          mine.filter(l => l.event === 'start').length ===
+          mine.filter(l => l.event === 'end').length
+        );
+      },
+      DEADLINE_MS,
+      'the victim to be idle',
+    );
+    victim.sigkill();
+    const killedAt = victim.killedAt ?? NaN;
+    const survivors = ['w1', 'w3', 'w4'];
+    const reassignedAt = await awaitAssignment(cache, paths, survivors, COUNT, DEADLINE_MS);
+    const lines = await waitForLog(
+      logFile,
+      ls =>
+        orphaned.every(item =>
+          ls.some(
+            l => l.event === 'start' && l.item === item && l.instanceId !== 'w2' && l.t > killedAt,
+          ),
+        ),
+      DEADLINE_MS,
+      'the orphaned items to start elsewhere',
+    );
+    const runningAt = Math.max(
+      ...orphaned.map(item =>
+        Math.min(
+          ...lines
+            .filter(
+              l =>
+                l.event === 'start' && l.item === item && l.instanceId !== 'w2' && l.t > killedAt,
+            )
+            .map(l => l.t),
+        ),
+      ),
+    );
+    if (readLog(logFile).length === 0) {
+      throw new Error('the job never ran');
+    }
+    return {
+      joinCommitted: committedAt - joinedAt,
+      joinSeenByAll: Math.max(...seen) - joinedAt,
+      crashReassigned: reassignedAt - killedAt,
+      crashRunning: runningAt - killedAt,
+    };
+  } finally {
+    await fleet.killAll();
+    await observer.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  const rows: string[][] = [
+    [
+      'backend',
+      'session',
+      'kill→reassigned',
+      'kill→running elsewhere',
+      'target',
+      'join→committed',
+      'join→seen by all',
+      'target',
+    ],
+  ];
+  for (const backend of backends.filter(b => BACKENDS.includes(b.name))) {
+    const server = await backend.start();
+    const rounds: Round[] = [];
+    try {
+      for (let i = 0; i < ROUNDS; i++) {
+        const r = await oneRound(server.url('{ns}'));
+        rounds.push(r);
+        process.stderr.write(
+          `${backend.name} round ${i + 1}/${ROUNDS}: kill→reassigned ${fmt(r.crashReassigned, 0)} ms, kill→running ${fmt(
+            r.crashRunning,
+            0,
+          )} ms, join→committed ${fmt(r.joinCommitted, 0)} ms, join→seen ${fmt(r.joinSeenByAll, 0)} ms\n`,
+        );
+      }
+    } finally {
+      await server.stop();
+    }
+    const m = (f: (r: Round) => number): string => `${fmt(median(rounds.map(f)), 0)} ms`;
+    rows.push([
+      backend.name,
+      `${SESSION_MS} ms`,
+      m(r => r.crashReassigned),
+      m(r => r.crashRunning),
+      `≤ ${SESSION_MS + 500} ms`,
+      m(r => r.joinCommitted),
+      m(r => r.joinSeenByAll),
+      '≤ 300 ms',
+    ]);
+  }
+  console.log(
+    `\nFailover and join, worker processes, medians of ${ROUNDS} rounds (${COUNT} items, every-second cron)\n`,
+  );
+  console.log(table(rows));
+  console.log(
+    '\nkill→running elsewhere includes the wait for the next fire of the every-second cron (0–1 s).',
+  );
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
