@@ -136,7 +136,6 @@ for (const backend of backends) {
         await contender.acquired;
         await registry.executeInTransaction(tx => contender.fence(tx).setData('/data', 'parent'));
         child.kill('SIGCONT');
-        child.kill('SIGUSR2'); // "write now", at once after resuming
         const seen = await child.lines
           .takeUntil(
             line => line.startsWith('WRITE_'),
