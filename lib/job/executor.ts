@@ -35,8 +35,8 @@ export class Executor {
     private readonly definition: JobDefinition,
     private readonly instanceId: string,
     private readonly logger: Logger,
-    /** False while the registry connection is not usable (SUSPENDED / LOST). */
-    private readonly isConnected: () => boolean,
+    /** Why the item may no longer be ours right now (wall-clock judged), or undefined. */
+    private readonly ownershipProblem: () => string | undefined,
   ) {}
 
   async run(request: ItemRun): Promise<ItemOutcome> {
@@ -102,8 +102,9 @@ export class Executor {
         if (signal.aborted) {
           throw new OwnershipLostError(config.name, item, describeReason(signal.reason));
         }
-        if (!this.isConnected()) {
-          throw new OwnershipLostError(config.name, item, 'the registry connection is suspended');
+        const problem = this.ownershipProblem();
+        if (problem !== undefined) {
+          throw new OwnershipLostError(config.name, item, problem);
         }
       },
     };

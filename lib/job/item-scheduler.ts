@@ -4,9 +4,11 @@ import { Executor } from './executor';
 import type { JobConfig } from './job-config';
 import type { JobContext } from './job-context';
 import type { JobEventSink } from './job-events';
+import { OwnershipGuard } from './ownership-guard';
 import { nextFireTime } from './scheduler/cron';
 import type { ScheduledTask, Scheduler } from './scheduler/scheduler';
 import type { ExecutionService } from './services/execution-service';
+import type { FailoverService } from './services/failover-service';
 import type { ServerService } from './services/server-service';
 import type { ShardingService } from './services/sharding-service';
 
@@ -16,6 +18,7 @@ export interface ItemSchedulerOptions {
   scheduler: Scheduler;
   sharding: ShardingService;
   execution: ExecutionService;
+  failover: FailoverService;
   servers: ServerService;
   config: () => JobConfig;
   events: JobEventSink;
@@ -54,23 +57,29 @@ export class ItemScheduler {
   private readonly executor: Executor;
   private task: ScheduledTask | undefined;
   private closed = false;
-  private connected = true;
   private triggerPending = false;
+  private claimingFailover = false;
+  private readonly guard: OwnershipGuard;
   private lastLocalItems = '';
 
   constructor(private readonly o: ItemSchedulerOptions) {
-    this.executor = new Executor(o.definition, o.ctx.instanceId, o.ctx.logger, () => this.connected);
+    this.guard = new OwnershipGuard(o.ctx.registry, reason => this.abortAll(reason));
+    this.executor = new Executor(o.definition, o.ctx.instanceId, o.ctx.logger, () =>
+      this.guard.problem(),
+    );
   }
 
   start(): void {
     this.schedule();
     this.assignmentChanged();
+    this.failoverAvailable();
   }
 
   close(): void {
     this.closed = true;
     this.task?.cancel();
     this.task = undefined;
+    this.guard.close();
   }
 
   /** Waits for running items up to `timeoutMs`, then aborts them and gives them a short grace. */
@@ -95,12 +104,52 @@ export class ItemScheduler {
   }
 
   connectionChanged(state: ConnectionState): void {
-    this.connected = state === 'CONNECTED' || state === 'RECONNECTED';
-    if (state === 'LOST') {
-      for (const r of this.running.values()) {
-        r.controller.abort(new Error('the registry session was lost'));
+    this.guard.stateChanged(state);
+    if (this.guard.isConnected) {
+      if (this.triggerPending && !this.isBusy()) {
+        this.triggerPending = false;
+        void this.fire();
       }
+      this.failoverAvailable();
     }
+  }
+
+  private abortAll(reason: string): void {
+    for (const r of this.running.values()) {
+      r.controller.abort(new Error(reason));
+    }
+  }
+
+  /** Failover items are queued (or we became idle): claim one if this instance is idle. */
+  failoverAvailable(): void {
+    const config = this.o.config();
+    if (
+      this.claimingFailover ||
+      !config.failover ||
+      !config.monitorExecution ||
+      this.isBusy() ||
+      !this.mayStart() ||
+      this.o.failover.pendingItems().length === 0
+    ) {
+      return;
+    }
+    this.claimingFailover = true;
+    void (async () => {
+      try {
+        const claim = await this.o.failover.claim(this.o.ctx.registry.sessionTimeoutMs);
+        if (claim !== undefined) {
+          if (this.closed) {
+            await this.o.execution.release(claim.item, claim.sessionEpoch, true);
+            return;
+          }
+          this.execute(claim.item, claim.fencingToken, claim.sessionEpoch, this.o.config(), true);
+        }
+      } catch (err) {
+        this.o.report(err);
+      } finally {
+        this.claimingFailover = false;
+      }
+    })();
   }
 
   /** Cache saw an item's owner or the generation change: tell listeners when our items changed. */
@@ -124,7 +173,8 @@ export class ItemScheduler {
   }
 
   trigger(): void {
-    if (this.isBusy()) {
+    // Busy, or cut off from the registry: run once as soon as possible rather than drop the request.
+    if (this.isBusy() || !this.guard.isConnected) {
       this.triggerPending = true;
       return;
     }
@@ -176,7 +226,7 @@ export class ItemScheduler {
   private mayStart(): boolean {
     return (
       !this.closed &&
-      this.connected &&
+      this.guard.isConnected &&
       !this.o.config().disabled &&
       this.o.servers.isEnabled(this.o.ctx.ip)
     );
@@ -212,11 +262,11 @@ export class ItemScheduler {
       if (this.closed) {
         // Stopped meanwhile: give the claim back.
         if (sessionEpoch !== undefined) {
-          await this.o.execution.release(item, sessionEpoch);
+          await this.o.execution.release(item, sessionEpoch, false);
         }
         return;
       }
-      this.execute(item, fencingToken, sessionEpoch, config);
+      this.execute(item, fencingToken, sessionEpoch, config, false);
     } catch (err) {
       this.o.report(err);
     } finally {
@@ -229,6 +279,7 @@ export class ItemScheduler {
     fencingToken: number,
     sessionEpoch: number | undefined,
     config: JobConfig,
+    failover: boolean,
   ): void {
     const controller = new AbortController();
     const job = this.o.ctx.jobName;
@@ -237,12 +288,14 @@ export class ItemScheduler {
       const outcome = await this.executor.run({
         item,
         fencingToken,
-        failover: false,
+        failover,
         config,
         signal: controller.signal,
       });
       if (sessionEpoch !== undefined) {
-        await this.o.execution.release(item, sessionEpoch).catch(err => this.o.report(err));
+        await this.o.execution
+          .release(item, sessionEpoch, failover)
+          .catch(err => this.o.report(err));
       }
       this.running.delete(item);
       if (outcome.error === undefined) {
@@ -253,7 +306,7 @@ export class ItemScheduler {
           durationMs: outcome.durationMs,
           attempts: outcome.attempts,
           fencingToken,
-          failover: false,
+          failover,
         });
       } else {
         this.o.ctx.logger.warn('item failed', { item, error: outcome.error });
@@ -279,6 +332,7 @@ export class ItemScheduler {
       this.triggerPending = false;
       void this.fire();
     }
+    this.failoverAvailable();
   }
 
   private runMisfire(item: number): void {

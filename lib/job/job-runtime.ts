@@ -15,6 +15,7 @@ import type { ScheduledTask, Scheduler } from './scheduler/scheduler';
 import { ConfigService } from './services/config-service';
 import { ElectionService } from './services/election-service';
 import { ExecutionService } from './services/execution-service';
+import { FailoverService } from './services/failover-service';
 import { InstanceService } from './services/instance-service';
 import { ServerService } from './services/server-service';
 import { ShardingService } from './services/sharding-service';
@@ -51,6 +52,7 @@ export class JobRuntime {
   readonly servers: ServerService;
   readonly sharding: ShardingService;
   readonly execution: ExecutionService;
+  readonly failover: FailoverService;
   readonly election: ElectionService;
   readonly items: ItemScheduler;
   private readonly reactions: JobReactions;
@@ -85,7 +87,13 @@ export class JobRuntime {
       () => this.config.config,
       () => selectStrategy(this.config.config.strategy, definition.strategy),
     );
-    this.execution = new ExecutionService(this.ctx, this.sharding);
+    this.execution = new ExecutionService(this.ctx, this.sharding, this.instances);
+    this.failover = new FailoverService(
+      this.ctx,
+      this.execution,
+      this.sharding,
+      () => this.config.config,
+    );
     this.election = new ElectionService(
       this.ctx,
       isLeader => {
@@ -100,6 +108,7 @@ export class JobRuntime {
       scheduler: options.scheduler,
       sharding: this.sharding,
       execution: this.execution,
+      failover: this.failover,
       servers: this.servers,
       config: () => this.config.config,
       events: options.events,
@@ -111,6 +120,7 @@ export class JobRuntime {
       onShardingRequested: () => this.wakeLeader(),
       onAssignmentChanged: () => this.items.assignmentChanged(),
       onItemReleased: item => this.items.itemReleased(item),
+      onFailoverQueued: () => this.items.failoverAvailable(),
       onTrigger: () => this.items.trigger(),
       onShutdown: () => void this.stop(SHUTDOWN_DRAIN_MS, 'shutdown'),
       onOwnInstanceRemoved: () => void this.reRegister(),
@@ -193,10 +203,15 @@ export class JobRuntime {
     }
   }
 
-  private async leaderLoop(signal: AbortSignal, fence: LeaderFence, backoff: number): Promise<void> {
+  private async leaderLoop(signal: AbortSignal, fence: LeaderFence, initialBackoff: number): Promise<void> {
+    let backoff = initialBackoff;
     while (!signal.aborted && this.stopping === undefined) {
       const woken = new Promise<void>(resolve => (this.leaderWake = resolve));
       try {
+        // Dead writers' running records first: they block their items, and failover waits on them.
+        if ((await this.failover.reap(fence)) > 0) {
+          backoff = 50;
+        }
         if (this.sharding.isPending() || this.sharding.isOutOfDate()) {
           const generation = await this.sharding.reshard(fence);
           this.logger.info('resharding committed', { generation });

@@ -2,6 +2,7 @@ import { DrivenRegistryCenter } from '../../lib/registry/driven-registry-center'
 import { EtcdDriver } from '../../lib/registry/etcd/etcd-driver';
 import type { BackendFactory } from '../contract/backend-factory';
 import { proxiedClient } from '../contract/proxied-client';
+import { describeJobFailureContract } from '../contract/job-failure.contract';
 import { describeJobContract } from '../contract/job.contract';
 import { describeLeaderLatchContract } from '../contract/leader-latch.contract';
 import { describeRegistryCenterContract } from '../contract/registry-center.contract';
@@ -79,5 +80,6 @@ describe('etcd backend', function () {
   describeTreeCacheContract(factory);
   describeLeaderLatchContract(factory);
   describeJobContract(factory);
+  describeJobFailureContract(factory);
   describeServerRestartContract(factory);
 });

@@ -1,6 +1,8 @@
+import { describeJobFailureContract } from '../contract/job-failure.contract';
 import { describeJobContract } from '../contract/job.contract';
 import { memoryFactory } from './memory-factory';
 
 describe('memory backend: jobs', () => {
   describeJobContract(memoryFactory);
+  describeJobFailureContract(memoryFactory);
 });

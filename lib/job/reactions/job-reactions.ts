@@ -12,6 +12,8 @@ export interface JobReactionHandlers {
   onAssignmentChanged(): void;
   /** An item's running record was removed. */
   onItemReleased(item: number): void;
+  /** An item was queued for failover. */
+  onFailoverQueued(): void;
   /** A run-now request for this instance (already consumed). */
   onTrigger(): void;
   /** A shutdown command for this instance (already consumed). */
@@ -69,6 +71,11 @@ export class JobReactions {
           this.h.onAssignmentChanged();
         } else if (node.node === 'running' && event.type === 'removed') {
           this.h.onItemReleased(node.item);
+        }
+        return;
+      case 'failoverItem':
+        if (event.type === 'added') {
+          this.h.onFailoverQueued();
         }
         return;
       case 'trigger':

@@ -1,5 +1,6 @@
 import { TransactionError } from '../../errors';
 import type { JobContext } from '../job-context';
+import type { InstanceService } from './instance-service';
 import type { ShardingService } from './sharding-service';
 
 export type Claim =
@@ -12,20 +13,33 @@ const CLAIM_ATTEMPTS = 5;
 /** How long a claim waits for the cache to catch up with a write it lost to (then the fire is skipped). */
 const CATCH_UP_MS = 1000;
 
+/** A running record whose writer's session is gone: reaped by the leader (FailoverService). */
+export interface DeadRecord {
+  item: number;
+  owner: string;
+  version: number;
+}
+
 /**
  * `sharding/{n}/running` and `sharding/{n}/misfire` (ElasticJob's ExecutionService).
  *
  * An item starts only through `claim()`: one transaction that checks the assignment generation and the
- * item's owner node at the versions this instance saw, and creates the ephemeral running record. So an
- * item never starts on an instance that lost it, nor while another instance's running record exists, and
- * the fencing token handed to the execution is the generation the server held at that moment — it grows
- * with every change of hands. The record is ephemeral: it vanishes with its owner's session, so a dead
- * owner never blocks the item.
+ * item's owner node at the versions this instance saw, and creates the running record. So an item never
+ * starts on an instance that lost it, nor while another running record exists, and the fencing token
+ * handed to the execution is the generation the server held at that moment — it grows with every change
+ * of hands.
+ *
+ * The record is persistent so that a crash leaves evidence of what was in flight (for failover), and it
+ * is bound to its writer's liveness: the leader reaps a record whose writer's instance node is gone or
+ * younger than the record (`deadRecords`). It is released by a transaction that checks our own instance
+ * node, so a writer whose session expired (a resumed SIGSTOP, a partition) cannot delete the record of
+ * whoever runs the item now.
  */
 export class ExecutionService {
   constructor(
     private readonly ctx: JobContext,
     private readonly sharding: ShardingService,
+    private readonly instances: InstanceService,
   ) {}
 
   isRunningAnywhere(item: number): boolean {
@@ -44,6 +58,7 @@ export class ExecutionService {
         return { status: 'busy' };
       }
       const generation = this.sharding.generation();
+      const pendingFailover = cache.getData(paths.failoverItem(item));
       const sessionEpoch = registry.sessionEpoch;
       try {
         await registry.executeInTransaction(tx => {
@@ -53,8 +68,11 @@ export class ExecutionService {
           tx.check(paths.itemInstance(item), owner.version).create(
             paths.itemRunning(item),
             this.ctx.instanceId,
-            'EPHEMERAL',
           );
+          if (pendingFailover !== undefined) {
+            // This run replaces the failover run the crash asked for: it must not add another one.
+            tx.delete(paths.failoverItem(item), pendingFailover.version);
+          }
         });
         return { status: 'claimed', fencingToken: generation.value, sessionEpoch };
       } catch (err) {
@@ -62,13 +80,14 @@ export class ExecutionService {
           throw err;
         }
         // Our view was stale (a resharding, another runner): wait for the cache to move, then re-judge.
-        const seen = [generation.version, owner.version];
+        const seen = [generation.version, owner.version, pendingFailover?.version];
         await cache
           .waitFor(
             c =>
               c.has(paths.itemRunning(item)) ||
               c.getData(paths.sharding)?.version !== seen[0] ||
-              c.getData(paths.itemInstance(item))?.version !== seen[1],
+              c.getData(paths.itemInstance(item))?.version !== seen[1] ||
+              c.getData(paths.failoverItem(item))?.version !== seen[2],
             { timeoutMs: CATCH_UP_MS },
           )
           .catch(() => undefined);
@@ -78,14 +97,47 @@ export class ExecutionService {
   }
 
   /**
-   * Ends a claim. The record is deleted only while the session that created it lives: after a new session
-   * the old record is already gone, and the node at that path may be another instance's.
+   * Ends a claim: deletes the running record (and the failover marker of a failover run) in one
+   * transaction checked against our own instance node. Skipped after a new session (the old session's
+   * claims are the leader's to reap); a failed check means the same, and is not an error.
    */
-  async release(item: number, sessionEpoch: number): Promise<void> {
-    if (this.ctx.registry.sessionEpoch !== sessionEpoch) {
+  async release(item: number, sessionEpoch: number, failover: boolean): Promise<void> {
+    const { registry, paths } = this.ctx;
+    if (registry.sessionEpoch !== sessionEpoch) {
       return;
     }
-    await this.ctx.registry.remove(this.ctx.paths.itemRunning(item));
+    try {
+      await registry.executeInTransaction(tx =>
+        tx.check(paths.instance(this.ctx.instanceId)).delete(paths.itemRunning(item)),
+      );
+      if (failover) {
+        // The marker is ephemeral and informational (operators' view): removed on its own.
+        await registry.remove(paths.itemFailover(item));
+      }
+    } catch (err) {
+      if (!(err instanceof TransactionError)) {
+        throw err;
+      }
+      this.ctx.logger.warn('running record not released: our instance or the record is gone', {
+        item,
+        error: err,
+      });
+    }
+  }
+
+  /** Running records (any item node, also beyond the count) whose writer is dead. */
+  deadRecords(): DeadRecord[] {
+    const { paths } = this.ctx;
+    const cache = this.ctx.cache();
+    const out: DeadRecord[] = [];
+    for (const name of cache.children(paths.sharding)) {
+      const item = Number(name);
+      const record = Number.isInteger(item) ? cache.getData(paths.itemRunning(item)) : undefined;
+      if (record !== undefined && !this.instances.ownsLiveRecord(record.value, record.stamp)) {
+        out.push({ item, owner: record.value, version: record.version });
+      }
+    }
+    return out;
   }
 
   hasMisfire(item: number): boolean {

@@ -34,6 +34,16 @@ export class InstanceService {
   }
 
   /**
+   * Whether a record written at `recordStamp` by `instanceId` belongs to a live session: the instance node
+   * exists and was created before the record. A node created after the record is a later life of the same
+   * id (a restarted pod), so the record's writer is dead.
+   */
+  ownsLiveRecord(instanceId: string, recordStamp: bigint): boolean {
+    const node = this.ctx.cache().getData(this.ctx.paths.instance(instanceId));
+    return node !== undefined && node.stamp < recordStamp;
+  }
+
+  /**
    * The server ip of a live instance: from its node's value, else from a default `{ip}@-@{pid}` id.
    * An unreadable node is reported and treated by its id.
    */

@@ -20,7 +20,7 @@ describe('Executor', () => {
       ...(overrides as object),
     });
     return {
-      executor: new Executor(definition, 'w-1', noopLogger, () => true),
+      executor: new Executor(definition, 'w-1', noopLogger, () => undefined),
       run: { item: 1, fencingToken: 7, failover: false, config: definition.config, signal },
     };
   }

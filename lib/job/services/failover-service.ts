@@ -1,0 +1,156 @@
+import { LockTimeoutError, TransactionError } from '../../errors';
+import type { LeaderFence } from '../../registry/registry-center';
+import type { JobConfig } from '../job-config';
+import type { JobContext } from '../job-context';
+import type { ExecutionService } from './execution-service';
+import type { ShardingService } from './sharding-service';
+
+export interface FailoverClaim {
+  item: number;
+  fencingToken: number;
+  sessionEpoch: number;
+}
+
+/** Records reaped per transaction (two ops each, plus the fence). */
+const REAP_PER_TXN = 50;
+
+/**
+ * Failover of in-flight items (ElasticJob's FailoverService, without its re-runs of completed work).
+ *
+ * - Leader: a running record whose writer is dead was in flight when its instance died (a completed
+ *   run deletes its record). `reap()` deletes such records — so they never block the item — and, for a
+ *   failover job, queues the item under `leader/failover/items/{n}` in the same fenced transaction.
+ * - Idle instances claim queued items one at a time under the failover latch: one transaction deletes
+ *   the queue entry, creates the running record and the ephemeral `sharding/{n}/failover` marker, and
+ *   bumps the assignment generation (so the fencing token grows with this change of hands). The run
+ *   replaces the missed fire; if the claimer dies too, its record is reaped and the item queued again.
+ * - A regular run of the item (its new owner's next fire) removes a still-queued entry in its own claim
+ *   transaction: one run covers the missed fire, never two.
+ */
+export class FailoverService {
+  constructor(
+    private readonly ctx: JobContext,
+    private readonly execution: ExecutionService,
+    private readonly sharding: ShardingService,
+    private readonly config: () => JobConfig,
+  ) {}
+
+  /** Queued items, ascending (from the cache). */
+  pendingItems(): number[] {
+    return this.ctx
+      .cache()
+      .children(this.ctx.paths.failoverItems)
+      .map(Number)
+      .filter(n => Number.isInteger(n) && n >= 0)
+      .sort((a, b) => a - b);
+  }
+
+  /** Leader only: reaps dead writers' running records; queues them for failover when the job says so. */
+  async reap(fence: LeaderFence): Promise<number> {
+    const dead = this.execution.deadRecords();
+    if (dead.length === 0) {
+      return 0;
+    }
+    const { paths, registry } = this.ctx;
+    const cache = this.ctx.cache();
+    const config = this.config();
+    const queue = config.failover && config.monitorExecution;
+    if (queue && !cache.has(paths.failoverItems)) {
+      await registry.persist(paths.failoverItems, '');
+    }
+    for (let i = 0; i < dead.length; i += REAP_PER_TXN) {
+      const chunk = dead.slice(i, i + REAP_PER_TXN);
+      await registry.executeInTransaction(tx => {
+        fence.fence(tx);
+        for (const record of chunk) {
+          tx.delete(paths.itemRunning(record.item), record.version);
+          if (
+            queue &&
+            record.item < config.shardingTotalCount &&
+            !cache.has(paths.failoverItem(record.item))
+          ) {
+            tx.create(paths.failoverItem(record.item), record.owner);
+          }
+        }
+      });
+    }
+    this.ctx.logger.info('dead running records reaped', {
+      items: dead.map(d => d.item),
+      failover: queue,
+    });
+    return dead.length;
+  }
+
+  /**
+   * Claims the lowest queued item that is not running, under the failover latch; `undefined` when there
+   * is none (or the latch was busy for too long: another instance is claiming, and its claim will wake
+   * us again through the queue's cache events).
+   */
+  async claim(latchTimeoutMs: number): Promise<FailoverClaim | undefined> {
+    const { paths, registry } = this.ctx;
+    try {
+      return await registry.executeInLeader(
+        paths.failoverLatch,
+        async (signal, fence) => {
+          const queued = (await registry.getChildrenKeys(paths.failoverItems))
+            .map(Number)
+            .filter(n => Number.isInteger(n) && n >= 0)
+            .sort((a, b) => a - b);
+          for (const item of queued) {
+            if (signal.aborted) {
+              return undefined;
+            }
+            const claim = await this.claimOne(item, fence);
+            if (claim !== undefined) {
+              return claim;
+            }
+          }
+          return undefined;
+        },
+        { timeoutMs: latchTimeoutMs },
+      );
+    } catch (err) {
+      if (err instanceof LockTimeoutError) {
+        return undefined;
+      }
+      throw err;
+    }
+  }
+
+  private async claimOne(item: number, fence: LeaderFence): Promise<FailoverClaim | undefined> {
+    const { paths, registry } = this.ctx;
+    const config = this.config();
+    if (item >= config.shardingTotalCount || this.sharding.isItemDisabled(item)) {
+      await registry.remove(paths.failoverItem(item)); // the item is gone or disabled: nothing to re-run
+      return undefined;
+    }
+    const [queued, running, generationNode] = await Promise.all([
+      registry.getStat(paths.failoverItem(item)),
+      registry.isExisted(paths.itemRunning(item)),
+      registry.getStat(paths.sharding),
+    ]);
+    if (queued === null || running || generationNode === null) {
+      return undefined;
+    }
+    const generation = Number(generationNode.value);
+    const next = (Number.isSafeInteger(generation) ? generation : 0) + 1;
+    const sessionEpoch = registry.sessionEpoch;
+    try {
+      await registry.executeInTransaction(tx =>
+        fence
+          .fence(tx)
+          .delete(paths.failoverItem(item), queued.version)
+          .create(paths.itemRunning(item), this.ctx.instanceId)
+          .create(paths.itemFailover(item), this.ctx.instanceId, 'EPHEMERAL')
+          .setData(paths.sharding, String(next), generationNode.version),
+      );
+    } catch (err) {
+      if (err instanceof TransactionError) {
+        return undefined; // raced with a regular run or a resharding: it is no longer ours to claim
+      }
+      throw err;
+    }
+    this.ctx.logger.info('failover item claimed', { item, fencingToken: next });
+    return { item, fencingToken: next, sessionEpoch };
+  }
+}
