@@ -215,12 +215,13 @@ export class ZooKeeperSession implements WatchdogHost {
     invoke: (client: ZkClient, done: Done<T>) => void,
     timeoutMs: number,
   ): Promise<T> {
+    const sentAt = Date.now();
     return slot.request(ctx, invoke, timeoutMs, code => {
       if (slot !== this.slot || slot.dead) {
         return;
       }
       if (code !== ZkCode.CONNECTION_LOSS) {
-        this.watchdog.contact(); // a reply from the server (CONNECTION_LOSS is local)
+        this.watchdog.contact(sentAt); // a reply from the server (CONNECTION_LOSS is local)
       }
       if (code === ZkCode.SESSION_EXPIRED) {
         queueMicrotask(() => this.sessionLost(slot));
@@ -251,8 +252,18 @@ export class ZooKeeperSession implements WatchdogHost {
   private newClient(): void {
     this.generationCounter += 1;
     const slot = new ZkConnection(this.config, this.generationCounter);
+    // The handshake of this connection is sent after now: a lower bound for the session's renewal.
+    const createdAt = Date.now();
+    let handshakeAnswered = false;
     const current = (): boolean => slot === this.slot && !this.closed;
-    slot.on('connected', () => current() && this.onConnected(slot));
+    slot.on('connected', () => {
+      if (current()) {
+        // Reconnections of the same session keep the older bound until the next answered request.
+        this.watchdog.contact(handshakeAnswered ? undefined : createdAt);
+        handshakeAnswered = true;
+        this.onConnected(slot);
+      }
+    });
     slot.on('disconnected', () => current() && this.onDisconnected(slot));
     slot.on('expired', () => current() && this.sessionLost(slot));
     slot.on('authenticationFailed', () => current() && this.onAuthFailed(slot));

@@ -55,13 +55,19 @@ export class ZkWatchdog {
     }
   }
 
-  /** The server answered (a reply, an error reply, or a connect response). */
-  contact(): void {
+  /**
+   * The server answered (a reply, an error reply, or a connect response). `sentAt` is the wall-clock send
+   * time of the request answered, when known: the server renewed the session no earlier than that, while
+   * a reply read late (our process was frozen with it in the socket buffer) proves nothing about now.
+   */
+  contact(sentAt?: number): void {
     this.lastContact = monotonicNow();
-    this.lastContactWall = Date.now();
+    if (sentAt !== undefined && sentAt > this.lastContactWall) {
+      this.lastContactWall = sentAt;
+    }
   }
 
-  /** Wall-clock time of the newest server reply (epoch ms), for self-fencing above the driver. */
+  /** Send time (epoch ms) of the newest answered request: the session was renewed no earlier. */
   get lastContactAt(): number {
     return this.lastContactWall;
   }
