@@ -59,6 +59,7 @@ export class ItemScheduler {
   private closed = false;
   private triggerPending = false;
   private claimingFailover = false;
+  private assignmentCheck: NodeJS.Immediate | undefined;
   private readonly guard: OwnershipGuard;
   private lastLocalItems = '';
 
@@ -80,6 +81,10 @@ export class ItemScheduler {
     this.task?.cancel();
     this.task = undefined;
     this.guard.close();
+    if (this.assignmentCheck !== undefined) {
+      clearImmediate(this.assignmentCheck);
+      this.assignmentCheck = undefined;
+    }
   }
 
   /** Waits for running items up to `timeoutMs`, then aborts them and gives them a short grace. */
@@ -154,7 +159,23 @@ export class ItemScheduler {
 
   /** Cache saw an item's owner or the generation change: tell listeners when our items changed. */
   assignmentChanged(): void {
-    if (this.o.sharding.isPending()) {
+    // One resharding transaction arrives as several node events in one batch: judge once after the
+    // batch, so listeners never see an assignment that was never written.
+    if (this.assignmentCheck === undefined && !this.closed) {
+      this.assignmentCheck = setImmediate(() => {
+        this.assignmentCheck = undefined;
+        this.emitAssignment();
+      });
+    }
+  }
+
+  /** The items this instance owns now (ascending); `[]` while resharding is pending. */
+  currentItems(): number[] {
+    return this.o.sharding.isPending() ? [] : this.o.sharding.localItems();
+  }
+
+  private emitAssignment(): void {
+    if (this.closed || this.o.sharding.isPending()) {
       return;
     }
     const items = this.o.sharding.localItems();

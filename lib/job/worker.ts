@@ -65,6 +65,14 @@ export class Worker extends TypedEmitter<WorkerEvents> {
     return [...this.runtimes.values()].filter(r => !r.isStopped).map(r => r.name);
   }
 
+  /**
+   * The items of `job` this worker owns now, ascending (`[]` while resharding is pending or for an unknown
+   * job). Useful right after `startWorker` resolves: the first `sharded` event may already have fired.
+   */
+  items(job: string): number[] {
+    return this.runtimes.get(job)?.items.currentItems() ?? [];
+  }
+
   /** The runtime of a job (for tests and tools; not part of the stable API). */
   runtime(job: string): JobRuntime | undefined {
     return this.runtimes.get(job);

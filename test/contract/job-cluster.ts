@@ -34,7 +34,7 @@ export class JobCluster {
   }
 
   static define(options: Partial<SimpleJobOptions> & Pick<SimpleJobOptions, 'name'>): JobDefinition {
-    return defineJob({ execute: () => undefined, ...options } as SimpleJobOptions);
+    return defineJob({ execute: () => undefined, ...options });
   }
 
   async observe(): Promise<TreeCache> {

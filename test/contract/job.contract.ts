@@ -77,6 +77,38 @@ export function describeJobContract(factory: BackendFactory): void {
       expect(await c.observer!.isExisted(c.paths.instance('w-a'))).to.equal(false);
     });
 
+    it('emits sharded only for assignments the leader wrote, and worker.items() tells the current one', async () => {
+      const c = newCluster();
+      const job = JobCluster.define({ name: 'job', cron: '0 0 0 1 1 *', shardingTotalCount: 6 });
+      await c.observe();
+      const ids = ['w-a', 'w-b', 'w-c', 'w-d'];
+      const seen = new Map<string, number[][]>();
+      for (let i = 0; i < ids.length; i++) {
+        const m = await c.start(ids[i]!, job);
+        m.worker.on('sharded', e => seen.set(m.id, [...(seen.get(m.id) ?? []), e.items]));
+        await c.awaitAssignment(averageOwners(ids.slice(0, i + 1), 6), settleMs);
+      }
+      // Every emitted assignment is one the strategy produced for some membership along the way.
+      const valid = (id: string): string[] =>
+        [1, 2, 3, 4].map(n => {
+          const owners = averageOwners(ids.slice(0, n), 6);
+          return JSON.stringify(owners.map((o, i) => (o === id ? i : -1)).filter(i => i >= 0));
+        });
+      for (const [id, events] of seen) {
+        for (const items of events) {
+          expect(valid(id), `${id} emitted ${JSON.stringify(items)}`).to.include(JSON.stringify(items));
+        }
+      }
+      const final = averageOwners(ids, 6);
+      for (const id of ids) {
+        const mine = final.map((o, i) => (o === id ? i : -1)).filter(i => i >= 0);
+        await c.member(id).registry.getRawCache(c.paths.root)!.waitFor(
+          () => JSON.stringify(c.member(id).worker.items('job')) === JSON.stringify(mine),
+          { timeoutMs: ms(3000) },
+        );
+      }
+    });
+
     it('moves the items of an expired session away, and the worker rejoins by itself', async () => {
       const c = newCluster();
       const job = JobCluster.define({ name: 'job', cron: '0 0 0 1 1 *', shardingTotalCount: 4 });
