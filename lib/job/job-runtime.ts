@@ -144,8 +144,11 @@ export class JobRuntime {
     await this.servers.ensureRegistered();
     // Commands addressed to a previous life of this instance id are void: a shutdown or trigger written
     // while it was down must not stop or fire the new one.
-    await registry.remove(paths.shutdown(this.ctx.instanceId));
-    await registry.remove(paths.trigger(this.ctx.instanceId));
+    for (const stale of [paths.shutdown(this.ctx.instanceId), paths.trigger(this.ctx.instanceId)]) {
+      if (this.ctx.cache().has(stale)) {
+        await registry.remove(stale);
+      }
+    }
     await this.instances.register();
     this.ctx.cache().on('event', this.reactions.handle);
     registry.on('connectionStateChanged', this.onConnectionState);

@@ -41,12 +41,12 @@ export class ConfigService {
    */
   async register(onCorrupted: (err: CorruptedDataError) => void): Promise<JobConfig> {
     const { registry, paths } = this.ctx;
-    if (!(await registry.isExisted(paths.root))) {
-      await registry.persist(paths.root, '');
-    }
     for (let attempt = 1; ; attempt++) {
       const stat = await registry.getStat(paths.config);
       if (stat === null) {
+        if (!(await registry.isExisted(paths.root))) {
+          await registry.persist(paths.root, '');
+        }
         try {
           await registry.executeInTransaction(tx =>
             tx.check(paths.root).create(paths.config, serializeJobConfig(this.definition.config)),

@@ -17,11 +17,13 @@ export class ServerService {
   ) {}
 
   async ensureRegistered(): Promise<void> {
+    // Judged on the job's cache (started before this): the transaction below settles any race.
     const path = this.ctx.paths.server(this.ctx.ip);
-    if (await this.ctx.registry.isExisted(path)) {
+    const cache = this.ctx.cache();
+    if (cache.has(path)) {
       return;
     }
-    if (!(await this.ctx.registry.isExisted(this.ctx.paths.servers))) {
+    if (!cache.has(this.ctx.paths.servers)) {
       await this.ctx.registry.persist(this.ctx.paths.servers, '');
     }
     try {

@@ -5,8 +5,18 @@ import type { JobContext } from '../job-context';
 import { computeAssignment, type ShardingStrategyFunction } from '../sharding/sharding-strategy';
 import type { ServerService } from './server-service';
 
-/** Item writes per transaction: etcd allows 128 ops, and each item may take two plus the fences. */
+/**
+ * Item operations per transaction: etcd allows 128 ops (MAX_TXN_OPS, held on every backend); an item takes
+ * one or two (a new item creates its item node and its owner node), and the fence plus the generation,
+ * request and processing nodes take up to six more. Counted in operations, not items.
+ */
 const ITEM_OPS_PER_TXN = 100;
+
+/** One item's share of a resharding transaction, with the number of operations it adds. */
+interface ItemOp {
+  ops: number;
+  apply(tx: TransactionBuilder): void;
+}
 
 /** The assignment generation: bumped by every resharding (and failover claim); the fencing token source. */
 export interface Generation {
@@ -23,7 +33,7 @@ export interface Generation {
  * - The leader computes the assignment from the live, enabled instances (sorted) with the job's strategy
  *   and writes only the differences, fenced by its latch node; the last transaction bumps the generation
  *   (`/{job}/sharding`'s value) and deletes the request at the version it read, so a request made
- *   meanwhile survives and triggers another pass. Large jobs (more than ~100 changed items) are written
+ *   meanwhile survives and triggers another pass. Large changes (more than ~100 operations, e.g. 50 new items) are written
  *   in several fenced transactions under `leader/sharding/processing`.
  * - Followers never execute while a request or a resharding is pending; they wait on the cache with a
  *   deadline (`waitSettled`), never by polling.
@@ -116,43 +126,57 @@ export class ShardingService {
     const cache = this.ctx.cache();
     const owners = this.computeOwners();
     const count = this.config().shardingTotalCount;
-    const itemOps: ((tx: TransactionBuilder) => void)[] = [];
+    const itemOps: ItemOp[] = [];
     for (let item = 0; item < count; item++) {
       const want = owners.get(item);
       const current = cache.getData(paths.itemInstance(item));
       if (want === undefined) {
         if (current !== undefined) {
-          itemOps.push(tx => tx.delete(paths.itemInstance(item)));
+          itemOps.push({ ops: 1, apply: tx => tx.delete(paths.itemInstance(item)) });
         }
       } else if (current === undefined) {
         const needsItemNode = !cache.has(paths.item(item));
-        itemOps.push(tx => {
-          if (needsItemNode) {
-            tx.create(paths.item(item), '');
-          }
-          tx.create(paths.itemInstance(item), want);
+        itemOps.push({
+          ops: needsItemNode ? 2 : 1,
+          apply: tx => {
+            if (needsItemNode) {
+              tx.create(paths.item(item), '');
+            }
+            tx.create(paths.itemInstance(item), want);
+          },
         });
       } else if (current.value !== want) {
-        itemOps.push(tx => tx.setData(paths.itemInstance(item), want, current.version));
+        itemOps.push({
+          ops: 1,
+          apply: tx => tx.setData(paths.itemInstance(item), want, current.version),
+        });
       }
     }
     for (const item of this.staleItems()) {
       // Items beyond the count: drop them, but leave a running record alone (it ends with its run).
       if (cache.has(paths.itemRunning(item))) {
         if (cache.has(paths.itemInstance(item))) {
-          itemOps.push(tx => tx.delete(paths.itemInstance(item)));
+          itemOps.push({ ops: 1, apply: tx => tx.delete(paths.itemInstance(item)) });
         }
       } else {
-        itemOps.push(tx => tx.delete(paths.item(item)));
+        itemOps.push({ ops: 1, apply: tx => tx.delete(paths.item(item)) });
       }
     }
     const generation = this.generation();
     const next = generation.value + 1;
     const necessary = cache.getData(paths.shardingNecessary);
     const shardingExists = cache.has(paths.sharding);
-    const chunks: ((tx: TransactionBuilder) => void)[][] = [];
-    for (let i = 0; i < itemOps.length; i += ITEM_OPS_PER_TXN) {
-      chunks.push(itemOps.slice(i, i + ITEM_OPS_PER_TXN));
+    const chunks: ItemOp[][] = [];
+    let chunkOps = 0;
+    for (const op of itemOps) {
+      const open = chunks[chunks.length - 1];
+      if (open === undefined || chunkOps + op.ops > ITEM_OPS_PER_TXN) {
+        chunks.push([op]);
+        chunkOps = op.ops;
+      } else {
+        open.push(op);
+        chunkOps += op.ops;
+      }
     }
     const multi = chunks.length > 1;
     for (let i = 0; i < Math.max(1, chunks.length); i++) {
@@ -167,7 +191,7 @@ export class ShardingService {
           tx.create(paths.shardingProcessing, this.ctx.instanceId, 'EPHEMERAL');
         }
         for (const op of chunks[i] ?? []) {
-          op(tx);
+          op.apply(tx);
         }
         if (last) {
           if (shardingExists) {
