@@ -47,7 +47,6 @@ const jobs = [
 
 /** What /healthz shows per job, kept from the worker's events. */
 interface JobHealth {
-  items: number[] | null;
   leader: boolean;
   lastRun: { item: number; ok: boolean; at: string } | null;
   lastError: string | null;
@@ -58,15 +57,9 @@ async function main(): Promise<void> {
   await registry.init();
   const worker = await startWorker({ registry, jobs });
   const health = new Map<string, JobHealth>(
-    jobs.map(j => [j.name, { items: null, leader: false, lastRun: null, lastError: null }]),
+    jobs.map(j => [j.name, { leader: false, lastRun: null, lastError: null }]),
   );
   const of = (job: string): JobHealth | undefined => health.get(job);
-  worker.on('sharded', e => {
-    const h = of(e.job);
-    if (h) {
-      h.items = e.items;
-    }
-  });
   worker.on('leader', e => {
     const h = of(e.job);
     if (h) {
@@ -107,7 +100,10 @@ async function main(): Promise<void> {
       const state = registry.connectionState;
       const ok = (state === 'CONNECTED' || state === 'RECONNECTED') && worker.jobs.length > 0;
       const perJob = Object.fromEntries(
-        [...health].map(([name, h]) => [name, { running: worker.jobs.includes(name), ...h }]),
+        [...health].map(([name, h]) => [
+          name,
+          { running: worker.jobs.includes(name), items: worker.items(name), ...h },
+        ]),
       );
       reply(res, ok ? 200 : 503, { instanceId: worker.instanceId, registry: state, jobs: perJob });
       return;
