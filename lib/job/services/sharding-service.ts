@@ -33,8 +33,8 @@ export interface Generation {
  * - The leader computes the assignment from the live, enabled instances (sorted) with the job's strategy
  *   and writes only the differences, fenced by its latch node; the last transaction bumps the generation
  *   (`/{job}/sharding`'s value) and deletes the request at the version it read, so a request made
- *   meanwhile survives and triggers another pass. Large changes (more than ~100 operations, e.g. 50 new items) are written
- *   in several fenced transactions under `leader/sharding/processing`.
+ *   meanwhile survives and triggers another pass. Large changes (more than ~100 operations, e.g. 50 new
+ *   items) are written in several fenced transactions under `leader/sharding/processing`.
  * - Followers never execute while a request or a resharding is pending; they wait on the cache with a
  *   deadline (`waitSettled`), never by polling.
  */
@@ -48,7 +48,9 @@ export class ShardingService {
 
   isPending(): boolean {
     const cache = this.ctx.cache();
-    return cache.has(this.ctx.paths.shardingNecessary) || cache.has(this.ctx.paths.shardingProcessing);
+    return (
+      cache.has(this.ctx.paths.shardingNecessary) || cache.has(this.ctx.paths.shardingProcessing)
+    );
   }
 
   async requestResharding(): Promise<void> {
