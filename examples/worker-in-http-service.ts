@@ -9,9 +9,9 @@
  * - `GET /healthz` reports the registry connection and, per job, this worker's items, leadership and last
  *   run; 200 while the registry connection is usable and the worker runs jobs, else 503 (so a load
  *   balancer stops routing to an instance that cannot coordinate).
- * - `POST /jobs/:name/trigger` asks every live instance of the job to run it once now, by writing the
- *   run-now request `/{job}/trigger/{instanceId}` for each (what `shardline trigger` does); a busy
- *   instance runs once more right after its current run.
+ * - `POST /jobs/:name/trigger` asks every live instance of the job to run it once now, through the
+ *   operations API (`createOperations(registry).trigger`, what `shardline trigger` does); a busy instance
+ *   runs once more right after its current run. 404 for a job the registry does not know.
  * - SIGTERM / SIGINT: stop accepting connections, drain the worker (no new fires; running items get 10 s,
  *   then their `ctx.signal` aborts), close the registry (our ephemeral nodes vanish at once), exit 0.
  *
@@ -20,7 +20,14 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createRegistryCenter, defineJob, startWorker, type Worker } from '../lib';
+import {
+  createOperations,
+  createRegistryCenter,
+  defineJob,
+  startWorker,
+  UnknownJobError,
+  type Worker,
+} from '../lib';
 
 const smoke = process.argv.includes('--smoke');
 const url = process.argv.slice(2).find(a => !a.startsWith('--')) ?? 'memory://http-service';
@@ -56,6 +63,7 @@ async function main(): Promise<void> {
   const registry = createRegistryCenter(url);
   await registry.init();
   const worker = await startWorker({ registry, jobs });
+  const ops = createOperations(registry);
   const health = new Map<string, JobHealth>(
     jobs.map(j => [j.name, { leader: false, lastRun: null, lastError: null }]),
   );
@@ -111,14 +119,16 @@ async function main(): Promise<void> {
     const trigger = /^\/jobs\/([A-Za-z0-9][A-Za-z0-9._-]*)\/trigger$/.exec(path);
     if (req.method === 'POST' && trigger !== null) {
       const job = trigger[1]!;
-      if (!(await registry.isExisted(`/${job}/config`))) {
-        reply(res, 404, { error: `unknown job: ${job}` });
-        return;
+      try {
+        // Writes the run-now request /{job}/trigger/{instanceId} for every live instance of the job.
+        const { instances } = await ops.trigger(job);
+        reply(res, 202, { job, instances });
+      } catch (err) {
+        if (!(err instanceof UnknownJobError)) {
+          throw err;
+        }
+        reply(res, 404, { error: err.message });
       }
-      // One run-now request per live instance of the job (DESIGN §3: /{job}/trigger/{instanceId}).
-      const instances = await registry.getChildrenKeys(`/${job}/instances`);
-      await Promise.all(instances.map(id => registry.persist(`/${job}/trigger/${id}`, '')));
-      reply(res, 202, { job, instances });
       return;
     }
     reply(res, 404, { error: 'not found' });
