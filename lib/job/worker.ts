@@ -115,7 +115,15 @@ export class Worker extends TypedEmitter<WorkerEvents> {
       this.logger.error('background failure', { job: payload.job, error: payload.error });
       return;
     }
-    this.emit(event, ...args);
+    try {
+      this.emit(event, ...args);
+    } catch (err) {
+      // A throwing listener is the application's bug, not a reason to lose the worker (or the process).
+      this.logger.error('an event listener threw', { event, error: err });
+      if (event !== 'error' && this.listenerCount('error') > 0) {
+        this.sink('error', { job: jobOf(args[0]), error: asError(err) });
+      }
+    }
   };
 }
 
@@ -150,6 +158,12 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
   };
   await worker.startJobs(info);
   return worker;
+}
+
+function jobOf(payload: unknown): string {
+  return typeof payload === 'object' && payload !== null && 'job' in payload
+    ? String((payload).job)
+    : '';
 }
 
 function asError(err: unknown): Error {

@@ -332,6 +332,19 @@ export function describeJobContract(factory: BackendFactory): void {
       expect(a.worker.jobs).to.deep.equal([]);
     });
 
+    it('survives an event listener that throws: reported as an error, the job goes on', async () => {
+      const c = newCluster();
+      const job = JobCluster.define({ name: 'job', cron: '* * * * * *', shardingTotalCount: 1 });
+      await c.observe();
+      const a = await c.start('w-a', job);
+      a.worker.on('executed', () => {
+        throw new Error('listener bug');
+      });
+      const { error } = await a.errors.take(ms(5000), 'the listener failure, reported');
+      expect(error.message).to.equal('listener bug');
+      await a.errors.take(ms(5000), 'a second run, so the job went on');
+    });
+
     it('drains on stop: a running item finishes, nothing new starts, the instance leaves', async () => {
       const c = newCluster();
       let finished = false;

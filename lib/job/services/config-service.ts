@@ -77,7 +77,10 @@ export class ConfigService {
         this.current = stored;
         return stored;
       }
-      const next: JobConfig = { ...this.definition.config, disabled: stored?.disabled ?? false };
+      const next: JobConfig = {
+        ...this.definition.config,
+        disabled: stored?.disabled ?? this.definition.config.disabled,
+      };
       try {
         await registry.executeInTransaction(tx =>
           tx.setData(paths.config, serializeJobConfig(next), stat.version),

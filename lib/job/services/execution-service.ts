@@ -1,4 +1,5 @@
-import { TransactionError } from '../../errors';
+import { isRetryable, TransactionError } from '../../errors';
+import { delay } from '../../internal/async';
 import type { JobContext } from '../job-context';
 import type { InstanceService } from './instance-service';
 import type { ShardingService } from './sharding-service';
@@ -12,6 +13,8 @@ export type Claim =
 const CLAIM_ATTEMPTS = 5;
 /** How long a claim waits for the cache to catch up with a write it lost to (then the fire is skipped). */
 const CATCH_UP_MS = 1000;
+const RELEASE_RETRY_MIN_MS = 100;
+const RELEASE_RETRY_MAX_MS = 2000;
 
 /** A running record whose writer's session is gone: reaped by the leader (FailoverService). */
 export interface DeadRecord {
@@ -103,25 +106,34 @@ export class ExecutionService {
    */
   async release(item: number, sessionEpoch: number, failover: boolean): Promise<void> {
     const { registry, paths } = this.ctx;
-    if (registry.sessionEpoch !== sessionEpoch) {
-      return;
+    // Retried while the session that wrote the record lives: a record left behind by a live writer
+    // would block the item for good (nobody reaps a live writer's record).
+    let backoff = RELEASE_RETRY_MIN_MS;
+    while (registry.sessionEpoch === sessionEpoch) {
+      try {
+        await registry.executeInTransaction(tx =>
+          tx.check(paths.instance(this.ctx.instanceId)).delete(paths.itemRunning(item)),
+        );
+        break;
+      } catch (err) {
+        if (err instanceof TransactionError) {
+          this.ctx.logger.warn('running record not released: our instance or the record is gone', {
+            item,
+            error: err,
+          });
+          return;
+        }
+        if (!isRetryable(err)) {
+          throw err;
+        }
+        this.ctx.logger.debug('running record release retried', { item, error: err });
+        await delay(backoff);
+        backoff = Math.min(backoff * 2, RELEASE_RETRY_MAX_MS);
+      }
     }
-    try {
-      await registry.executeInTransaction(tx =>
-        tx.check(paths.instance(this.ctx.instanceId)).delete(paths.itemRunning(item)),
-      );
-      if (failover) {
-        // The marker is ephemeral and informational (operators' view): removed on its own.
-        await registry.remove(paths.itemFailover(item));
-      }
-    } catch (err) {
-      if (!(err instanceof TransactionError)) {
-        throw err;
-      }
-      this.ctx.logger.warn('running record not released: our instance or the record is gone', {
-        item,
-        error: err,
-      });
+    if (failover && registry.sessionEpoch === sessionEpoch) {
+      // The marker is ephemeral and informational (operators' view): removed on its own.
+      await registry.remove(paths.itemFailover(item));
     }
   }
 
