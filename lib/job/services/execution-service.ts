@@ -106,10 +106,15 @@ export class ExecutionService {
    */
   async release(item: number, sessionEpoch: number, failover: boolean): Promise<void> {
     const { registry, paths } = this.ctx;
-    // Retried while the session that wrote the record lives: a record left behind by a live writer
-    // would block the item for good (nobody reaps a live writer's record).
+    // Retried while the session that wrote the record may live: a record left behind by a live writer
+    // would block the item for good (nobody reaps a live writer's record). Once the session is LOST (or
+    // replaced, or the client closed) the record belongs to a dead writer: the leader reaps it.
     let backoff = RELEASE_RETRY_MIN_MS;
-    while (registry.sessionEpoch === sessionEpoch) {
+    const writerMayLive = (): boolean =>
+      registry.sessionEpoch === sessionEpoch &&
+      registry.connectionState !== 'LOST' &&
+      registry.connectionState !== 'CLOSED';
+    while (writerMayLive()) {
       try {
         await registry.executeInTransaction(tx =>
           tx.check(paths.instance(this.ctx.instanceId)).delete(paths.itemRunning(item)),
@@ -131,7 +136,7 @@ export class ExecutionService {
         backoff = Math.min(backoff * 2, RELEASE_RETRY_MAX_MS);
       }
     }
-    if (failover && registry.sessionEpoch === sessionEpoch) {
+    if (failover && writerMayLive()) {
       // The marker is ephemeral and informational (operators' view): removed on its own.
       await registry.remove(paths.itemFailover(item));
     }
