@@ -283,12 +283,21 @@ export class JobRuntime {
     }
   };
 
-  /** After a new session (or our node vanishing): membership again, and a resharding request. */
+  /**
+   * After a new session (or our node vanishing): membership again, and a resharding request.
+   *
+   * Judged by a direct read, not by the cache: on ZooKeeper, registering over a node left by an earlier
+   * life of this instance id replaces it (delete + create in one multi), which the cache reports as
+   * `removed` then `added`. Judged on the cache at the `removed` event, the node looked gone, so we
+   * registered again — another replace, another `removed` — a loop that kept membership and resharding
+   * churning and stopped the job (seen after restarting a worker under its old id while the old session
+   * still lived).
+   */
   private async reRegister(): Promise<void> {
     let backoff = 100;
     while (this.stopping === undefined) {
       try {
-        if (!this.ctx.cache().has(this.ctx.paths.instance(this.ctx.instanceId))) {
+        if (!(await this.instances.isRegistered())) {
           await this.instances.register();
           await this.sharding.requestResharding();
           this.logger.info('instance re-registered');

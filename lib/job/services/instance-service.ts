@@ -20,6 +20,12 @@ export class InstanceService {
     );
   }
 
+  /** Whether the registry holds this instance's node with this life's value (a round trip, not the cache). */
+  async isRegistered(): Promise<boolean> {
+    const raw = await this.ctx.registry.getDirectly(this.ctx.paths.instance(this.ctx.instanceId));
+    return raw === serializeInstanceInfo(this.info);
+  }
+
   async unregister(): Promise<void> {
     await this.ctx.registry.remove(this.ctx.paths.instance(this.ctx.instanceId));
   }
