@@ -15,6 +15,8 @@ export const CLI_MAIN = resolve(__dirname, '../../lib/cli/main.ts');
 export const REPORTING_JOB_MODULE = resolve(__dirname, '../fixtures/jobs/reporting-job.ts');
 /** The fixture worker entry that prints its worker's events as JSON lines (benches time `sharded` with it). */
 export const FIXTURE_WORKER = resolve(__dirname, '../fixtures/jobs/worker.ts');
+/** The stepping job of the failure and chaos tests (test/fixtures/chaos/stepping-job.ts). */
+export const STEPPING_JOB_MODULE = resolve(__dirname, '../fixtures/chaos/stepping-job.ts');
 
 /** How long a fresh `node --import tsx` worker may take to register (2 shared cores, cold tsx cache). */
 const START_TIMEOUT_MS = 20_000;
@@ -55,6 +57,8 @@ export class WorkerProcess {
   killedAt: number | undefined;
   /** 'running' until the process has exited; then its exit code (null when ended by a signal). */
   exitCode: number | null | 'running' = 'running';
+  /** Wall-clock time of the last SIGSTOP not yet followed by a SIGCONT (undefined while not stopped). */
+  stoppedAt: number | undefined;
 
   constructor(
     readonly instanceId: string,
@@ -109,11 +113,19 @@ export class WorkerProcess {
   }
 
   sigstop(): void {
+    if (this.isRunning) {
+      this.stoppedAt = Date.now();
+    }
     this.child.kill('SIGSTOP');
   }
 
   sigcont(): void {
+    this.stoppedAt = undefined;
     this.child.kill('SIGCONT');
+  }
+
+  get isStopped(): boolean {
+    return this.isRunning && this.stoppedAt !== undefined;
   }
 
   /** For failure messages: the last lines of stderr. */
@@ -222,10 +234,72 @@ export class WorkerFleet {
   async killAll(): Promise<void> {
     const alive = this.all.filter(w => w.isRunning);
     for (const w of alive) {
+      if (w.isStopped) {
+        w.sigcont(); // SIGKILL ends a stopped process anyway; SIGCONT first keeps it conventional
+      }
       w.sigkill();
       w.sigcont(); // a SIGSTOPped process handles SIGKILL anyway; this keeps ps tidy
     }
     await Promise.all(alive.map(w => w.exited));
+  }
+
+  /**
+   * Resolves once `worker`'s own instance node exists: `instances/{id}` whose value names this process's
+   * pid — not a node left by an earlier life of the same instance id (whose session may not have expired
+   * yet). A cache waitFor with a deadline; fails fast, with its stderr, when the worker exits first.
+   */
+  async awaitLife(worker: WorkerProcess, timeoutMs = ms(START_TIMEOUT_MS)): Promise<void> {
+    const path = this.paths.instance(worker.instanceId);
+    const controller = new AbortController();
+    const registered = this.options.cache.waitFor(c => instancePid(c.get(path)) === worker.pid, {
+      timeoutMs,
+      signal: controller.signal,
+    });
+    const died = worker.exited.then(code => {
+      throw new Error(
+        `worker ${worker.instanceId} exited (code ${String(code)}) before registering\n${worker.describe()}`,
+      );
+    });
+    try {
+      await Promise.race([registered, died]);
+    } catch (err) {
+      if (worker.isRunning) {
+        throw new Error(
+          `worker ${worker.instanceId} (pid ${worker.pid}) did not register ${path} within ${timeoutMs} ms: ${String(err)}\n${worker.describe()}`,
+          { cause: err },
+        );
+      }
+      throw err;
+    } finally {
+      controller.abort();
+      registered.catch(() => undefined);
+      died.catch(() => undefined);
+    }
+  }
+
+  /** Spawns a new process for `instanceId` (e.g. after a SIGKILL) and waits for its own registration. */
+  async restart(instanceId: string): Promise<WorkerProcess> {
+    const worker = this.spawn(instanceId);
+    await this.awaitLife(worker);
+    return worker;
+  }
+
+  /** The newest process started for `instanceId`. */
+  latest(instanceId: string): WorkerProcess | undefined {
+    return [...this.all].reverse().find(w => w.instanceId === instanceId);
+  }
+}
+
+/** The pid stored in an instance node's JSON value, or undefined when absent or unreadable. */
+function instancePid(raw: string | null): number | undefined {
+  if (raw === null) {
+    return undefined;
+  }
+  try {
+    const info = JSON.parse(raw) as { pid?: unknown };
+    return typeof info.pid === 'number' ? info.pid : undefined;
+  } catch {
+    return undefined;
   }
 }
 
