@@ -348,15 +348,26 @@ export function describeJobContract(factory: BackendFactory): void {
     it('drains on stop: a running item finishes, nothing new starts, the instance leaves', async () => {
       const c = newCluster();
       let finished = false;
+      let started: () => void = () => undefined;
+      const running = new Promise<void>(resolve => (started = resolve));
       const job = JobCluster.define({
         name: 'job',
         cron: '* * * * * *',
         shardingTotalCount: 1,
         execute: async () => {
+          started();
           await new Promise(resolve => setTimeout(resolve, 800));
           finished = true;
         },
       });
+      await c.observe();
+      const a = await c.start('w-a', job);
+      await running;
+      await a.worker.stop({ timeoutMs: 5000 });
+      expect(finished).to.equal(true);
+      expect(await c.observer!.isExisted(c.paths.itemRunning(0))).to.equal(false);
+      expect(await c.observer!.isExisted(c.paths.instance('w-a'))).to.equal(false);
+    });
       const cache = await c.observe();
       const a = await c.start('w-a', job);
       await cache.waitFor(x => x.has(c.paths.itemRunning(0)), { timeoutMs: ms(5000) });
