@@ -368,13 +368,5 @@ export function describeJobContract(factory: BackendFactory): void {
       expect(await c.observer!.isExisted(c.paths.itemRunning(0))).to.equal(false);
       expect(await c.observer!.isExisted(c.paths.instance('w-a'))).to.equal(false);
     });
-      const cache = await c.observe();
-      const a = await c.start('w-a', job);
-      await cache.waitFor(x => x.has(c.paths.itemRunning(0)), { timeoutMs: ms(5000) });
-      await a.worker.stop({ timeoutMs: 5000 });
-      expect(finished).to.equal(true);
-      expect(await c.observer!.isExisted(c.paths.itemRunning(0))).to.equal(false);
-      expect(await c.observer!.isExisted(c.paths.instance('w-a'))).to.equal(false);
-    });
   });
 }
