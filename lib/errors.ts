@@ -243,7 +243,12 @@ export class JobExecutionError extends CoordinationError {
   readonly jobName: string;
   readonly item: number;
 
-  constructor(jobName: string, item: number, message: string, options: CoordinationErrorOptions = {}) {
+  constructor(
+    jobName: string,
+    item: number,
+    message: string,
+    options: CoordinationErrorOptions = {},
+  ) {
     super('JOB_EXECUTION', `job ${jobName} item ${item}: ${message}`, options);
     this.jobName = jobName;
     this.item = item;

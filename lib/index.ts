@@ -32,7 +32,11 @@ export type {
 export * from './errors';
 // recipes
 export { createLock, DistributedLock } from './recipes/distributed-lock';
-export type { AcquireOptions, DistributedLockEvents, LockOptions } from './recipes/distributed-lock';
+export type {
+  AcquireOptions,
+  DistributedLockEvents,
+  LockOptions,
+} from './recipes/distributed-lock';
 export { createLeaderElection, LeaderElection } from './recipes/leader-election';
 export type {
   LeaderElectionEvents,

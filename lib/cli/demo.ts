@@ -61,7 +61,7 @@ export async function runDemo(print: Print): Promise<void> {
     const crashed = registries[2]!;
     await crashed.close();
     await settled(cache, paths, ['worker-a', 'worker-c']);
-    print('The leader moved worker-b\'s items:');
+    print("The leader moved worker-b's items:");
     printTable(print, cache, paths);
     await new Promise(resolve => setTimeout(resolve, 1200));
   } finally {

@@ -49,10 +49,19 @@ export class Executor {
       attempt++;
       try {
         await this.attempt(request, attempt);
-        return { item: request.item, durationMs: Date.now() - started, attempts: attempt, error: undefined };
+        return {
+          item: request.item,
+          durationMs: Date.now() - started,
+          attempts: attempt,
+          error: undefined,
+        };
       } catch (err) {
         lastError = err;
-        if (request.signal.aborted || err instanceof OwnershipLostError || attempt >= retry.attempts) {
+        if (
+          request.signal.aborted ||
+          err instanceof OwnershipLostError ||
+          attempt >= retry.attempts
+        ) {
           break;
         }
         this.logger.warn('item failed, retrying', { item: request.item, attempt, error: err });

@@ -9,6 +9,7 @@ import { nextFireTime } from './scheduler/cron';
 import type { ScheduledTask, Scheduler } from './scheduler/scheduler';
 import type { ExecutionService } from './services/execution-service';
 import type { FailoverService } from './services/failover-service';
+import type { MisfireService } from './services/misfire-service';
 import type { ServerService } from './services/server-service';
 import type { ShardingService } from './services/sharding-service';
 
@@ -19,6 +20,7 @@ export interface ItemSchedulerOptions {
   sharding: ShardingService;
   execution: ExecutionService;
   failover: FailoverService;
+  misfire: MisfireService;
   servers: ServerService;
   config: () => JobConfig;
   events: JobEventSink;
@@ -89,7 +91,8 @@ export class ItemScheduler {
 
   /** Waits for running items up to `timeoutMs`, then aborts them and gives them a short grace. */
   async drain(timeoutMs: number): Promise<void> {
-    const all = (): Promise<unknown> => Promise.allSettled([...this.running.values()].map(r => r.done));
+    const all = (): Promise<unknown> =>
+      Promise.allSettled([...this.running.values()].map(r => r.done));
     if (this.running.size === 0) {
       return;
     }
@@ -367,12 +370,12 @@ export class ItemScheduler {
       this.o.sharding.ownerOf(item) !== this.o.ctx.instanceId ||
       !this.mayStart()
     ) {
-      void this.o.execution.clearMisfire(item).catch(err => this.o.report(err));
+      void this.o.misfire.clear(item).catch(err => this.o.report(err));
       return;
     }
     void (async () => {
       try {
-        await this.o.execution.clearMisfire(item);
+        await this.o.misfire.clear(item);
         if (!this.o.sharding.isItemDisabled(item)) {
           await this.startItem(item);
         }
@@ -391,7 +394,7 @@ export class ItemScheduler {
     }
     this.misfires.add(item);
     this.o.events('misfire', { job: this.o.ctx.jobName, item });
-    await this.o.execution.markMisfire(item);
+    await this.o.misfire.mark(item);
   }
 }
 

@@ -67,4 +67,7 @@ export interface WorkerEvents {
 }
 
 /** How a job runtime reports to its worker. */
-export type JobEventSink = <K extends keyof WorkerEvents>(event: K, ...args: WorkerEvents[K]) => void;
+export type JobEventSink = <K extends keyof WorkerEvents>(
+  event: K,
+  ...args: WorkerEvents[K]
+) => void;

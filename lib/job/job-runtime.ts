@@ -1,7 +1,11 @@
 import { ConfigurationError, CorruptedDataError, TransactionError } from '../errors';
 import { delay } from '../internal/async';
 import type { Logger } from '../logger';
-import type { ConnectionState, CoordinatorRegistryCenter, LeaderFence } from '../registry/registry-center';
+import type {
+  ConnectionState,
+  CoordinatorRegistryCenter,
+  LeaderFence,
+} from '../registry/registry-center';
 import type { TreeCache } from '../registry/tree-cache';
 import type { JobDefinition } from './define-job';
 import type { JobConfig } from './job-config';
@@ -11,12 +15,15 @@ import type { InstanceInfo } from './job-instance';
 import { JobPaths } from './job-paths';
 import { ItemScheduler } from './item-scheduler';
 import { JobReactions } from './reactions/job-reactions';
-import type { ScheduledTask, Scheduler } from './scheduler/scheduler';
+import type { Scheduler } from './scheduler/scheduler';
 import { ConfigService } from './services/config-service';
 import { ElectionService } from './services/election-service';
+import { CommandService } from './services/command-service';
 import { ExecutionService } from './services/execution-service';
 import { FailoverService } from './services/failover-service';
 import { InstanceService } from './services/instance-service';
+import { MisfireService } from './services/misfire-service';
+import { ReconcileService } from './services/reconcile-service';
 import { ServerService } from './services/server-service';
 import { ShardingService } from './services/sharding-service';
 import { selectStrategy } from './sharding/sharding-strategy';
@@ -53,6 +60,10 @@ export class JobRuntime {
   readonly sharding: ShardingService;
   readonly execution: ExecutionService;
   readonly failover: FailoverService;
+  readonly misfire: MisfireService;
+  readonly triggers: CommandService;
+  readonly shutdowns: CommandService;
+  private readonly reconcile: ReconcileService;
   readonly election: ElectionService;
   readonly items: ItemScheduler;
   private readonly reactions: JobReactions;
@@ -94,6 +105,10 @@ export class JobRuntime {
       this.sharding,
       () => this.config.config,
     );
+    this.misfire = new MisfireService(this.ctx);
+    this.triggers = new CommandService(this.ctx, 'trigger');
+    this.shutdowns = new CommandService(this.ctx, 'shutdown');
+    this.reconcile = new ReconcileService(options.scheduler, () => this.config.config);
     this.election = new ElectionService(
       this.ctx,
       isLeader => {
@@ -109,6 +124,7 @@ export class JobRuntime {
       sharding: this.sharding,
       execution: this.execution,
       failover: this.failover,
+      misfire: this.misfire,
       servers: this.servers,
       config: () => this.config.config,
       events: options.events,
@@ -121,8 +137,8 @@ export class JobRuntime {
       onAssignmentChanged: () => this.items.assignmentChanged(),
       onItemReleased: item => this.items.itemReleased(item),
       onFailoverQueued: () => this.items.failoverAvailable(),
-      onTrigger: () => this.items.trigger(),
-      onShutdown: () => void this.stop(SHUTDOWN_DRAIN_MS, 'shutdown'),
+      onTrigger: () => this.triggers.consume(() => this.items.trigger()),
+      onShutdown: () => this.shutdowns.consume(() => void this.stop(SHUTDOWN_DRAIN_MS, 'shutdown')),
       onOwnInstanceRemoved: () => void this.reRegister(),
     });
   }
@@ -144,11 +160,8 @@ export class JobRuntime {
     await this.servers.ensureRegistered();
     // Commands addressed to a previous life of this instance id are void: a shutdown or trigger written
     // while it was down must not stop or fire the new one.
-    for (const stale of [paths.shutdown(this.ctx.instanceId), paths.trigger(this.ctx.instanceId)]) {
-      if (this.ctx.cache().has(stale)) {
-        await registry.remove(stale);
-      }
-    }
+    await this.shutdowns.clearStale();
+    await this.triggers.clearStale();
     await this.instances.register();
     this.ctx.cache().on('event', this.reactions.handle);
     registry.on('connectionStateChanged', this.onConnectionState);
@@ -182,32 +195,18 @@ export class JobRuntime {
 
   /** Leader: reshard whenever requested or out of date, until the latch signal aborts. */
   private async leaderDuties(signal: AbortSignal, fence: LeaderFence): Promise<void> {
-    const backoff = 50;
     const onAbort = (): void => this.wakeLeader();
     signal.addEventListener('abort', onAbort, { once: true });
-    // Reconcile: every reconcileIntervalMinutes the leader re-judges the stored assignment against the
-    // strategy, a safety net for anything the reactions missed (on the worker's one scheduler).
-    let reconcile: ScheduledTask | undefined;
-    const scheduleReconcile = (): void => {
-      const minutes = this.config.config.reconcileIntervalMinutes;
-      if (minutes > 0 && !signal.aborted) {
-        reconcile = this.options.scheduler.at(Date.now() + minutes * 60_000, () => {
-          this.wakeLeader();
-          scheduleReconcile();
-        });
-      }
-    };
-    scheduleReconcile();
+    this.reconcile.start(signal, () => this.wakeLeader());
     try {
-      await this.leaderLoop(signal, fence, backoff);
+      await this.leaderLoop(signal, fence);
     } finally {
-      reconcile?.cancel();
       signal.removeEventListener('abort', onAbort);
     }
   }
 
-  private async leaderLoop(signal: AbortSignal, fence: LeaderFence, initialBackoff: number): Promise<void> {
-    let backoff = initialBackoff;
+  private async leaderLoop(signal: AbortSignal, fence: LeaderFence): Promise<void> {
+    let backoff = 50;
     while (!signal.aborted && this.stopping === undefined) {
       const woken = new Promise<void>(resolve => (this.leaderWake = resolve));
       try {

@@ -109,7 +109,10 @@ export class Worker extends TypedEmitter<WorkerEvents> {
     return this.stopping;
   }
 
-  private readonly sink = <K extends keyof WorkerEvents>(event: K, ...args: WorkerEvents[K]): void => {
+  private readonly sink = <K extends keyof WorkerEvents>(
+    event: K,
+    ...args: WorkerEvents[K]
+  ): void => {
     if (event === 'error' && this.listenerCount('error') === 0) {
       const [payload] = args as WorkerEvents['error'];
       this.logger.error('background failure', { job: payload.job, error: payload.error });
@@ -162,7 +165,7 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
 
 function jobOf(payload: unknown): string {
   return typeof payload === 'object' && payload !== null && 'job' in payload
-    ? String((payload).job)
+    ? String(payload.job)
     : '';
 }
 

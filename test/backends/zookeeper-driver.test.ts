@@ -54,7 +54,6 @@ function measure(what: string, value: number, unit = 'ms'): void {
   console.log(`      [measure] ${what}: ${Math.round(value)} ${unit}`);
 }
 
-
 interface Timed {
   state: ConnectionState;
   at: number;

@@ -33,7 +33,9 @@ export class JobCluster {
     this.paths = new JobPaths(jobName);
   }
 
-  static define(options: Partial<SimpleJobOptions> & Pick<SimpleJobOptions, 'name'>): JobDefinition {
+  static define(
+    options: Partial<SimpleJobOptions> & Pick<SimpleJobOptions, 'name'>,
+  ): JobDefinition {
     return defineJob({ execute: () => undefined, ...options });
   }
 

@@ -12,7 +12,12 @@ import { JobCluster } from './job-cluster';
 
 /** Records the runs of a job: which instance started which item with which token, and its signal. */
 class RunLog {
-  readonly starts = new EventQueue<{ item: number; instanceId: string; token: number; failover: boolean }>();
+  readonly starts = new EventQueue<{
+    item: number;
+    instanceId: string;
+    token: number;
+    failover: boolean;
+  }>();
   readonly aborted = new EventQueue<{ item: number; instanceId: string; at: number }>();
   /** When set, item runs block until their signal aborts. */
   block = true;
@@ -89,15 +94,18 @@ export function describeJobFailureContract(factory: BackendFactory): void {
       expect(again.failover).to.equal(true);
       expect(again.token).to.be.greaterThan(first.token);
       // Exactly one failover run, and the queue is empty afterwards.
-      const done = await Promise.race([bRuns.take(settleMs, 'failover done'), aRuns.take(settleMs, 'x')]);
+      const done = await Promise.race([
+        bRuns.take(settleMs, 'failover done'),
+        aRuns.take(settleMs, 'x'),
+      ]);
       expect(done).to.include({ item: 0, failover: true });
       const cache = await cluster.observe();
       await cache.waitFor(c => c.children(cluster.paths.failoverItems).length === 0, {
         timeoutMs: ms(5000),
       });
-      await expect(log.starts.take(ms(factory.sessionTimeoutMs), 'no second re-run')).to.be.rejectedWith(
-        /timed out/,
-      );
+      await expect(
+        log.starts.take(ms(factory.sessionTimeoutMs), 'no second re-run'),
+      ).to.be.rejectedWith(/timed out/);
     });
 
     it('does not re-run an item that completed before its owner died', async () => {
@@ -109,7 +117,9 @@ export function describeJobFailureContract(factory: BackendFactory): void {
       await cluster.observer!.persist(cluster.paths.trigger('w-a'), '');
       await a.executed.take(ms(5000), 'item 0 completes on w-a');
       log.starts.drain();
-      const states = queueOf<ConnectionState>(push => a.registry.on('connectionStateChanged', push));
+      const states = queueOf<ConnectionState>(push =>
+        a.registry.on('connectionStateChanged', push),
+      );
       await factory.expireSession(a.registry);
       while ((await states.take(settleMs, 'RECONNECTED')) !== 'RECONNECTED') {
         // SUSPENDED / LOST first
@@ -118,7 +128,9 @@ export function describeJobFailureContract(factory: BackendFactory): void {
       await expect(
         log.starts.take(ms(factory.sessionTimeoutMs * 2), 'no failover run'),
       ).to.be.rejectedWith(/timed out/);
-      expect(await cluster.observer!.getChildrenKeys(cluster.paths.failoverItems)).to.deep.equal([]);
+      expect(await cluster.observer!.getChildrenKeys(cluster.paths.failoverItems)).to.deep.equal(
+        [],
+      );
     });
 
     it('hands the item over again when the failover executor dies too', async () => {
@@ -165,7 +177,11 @@ export function describeJobFailureContract(factory: BackendFactory): void {
     it('aborts running items when cut off, before the session can expire, and checkOwnership throws', async () => {
       await cluster.observe();
       const cut = await clients.cuttable();
-      const worker = await startWorker({ registry: cut.registry, jobs: [job(false, 1)], instanceId: 'w-cut' });
+      const worker = await startWorker({
+        registry: cut.registry,
+        jobs: [job(false, 1)],
+        instanceId: 'w-cut',
+      });
       const failed = queueOf<Error>(push => worker.on('failed', e => push(e.error)));
       try {
         await cluster.awaitAssignment(['w-cut'], settleMs);

@@ -100,16 +100,21 @@ export function describeJobContract(factory: BackendFactory): void {
         });
       for (const [id, events] of seen) {
         for (const items of events) {
-          expect(valid(id), `${id} emitted ${JSON.stringify(items)}`).to.include(JSON.stringify(items));
+          expect(valid(id), `${id} emitted ${JSON.stringify(items)}`).to.include(
+            JSON.stringify(items),
+          );
         }
       }
       const final = averageOwners(ids, 6);
       for (const id of ids) {
         const mine = final.map((o, i) => (o === id ? i : -1)).filter(i => i >= 0);
-        await c.member(id).registry.getRawCache(c.paths.root)!.waitFor(
-          () => JSON.stringify(c.member(id).worker.items('job')) === JSON.stringify(mine),
-          { timeoutMs: ms(3000) },
-        );
+        await c
+          .member(id)
+          .registry.getRawCache(c.paths.root)!
+          .waitFor(
+            () => JSON.stringify(c.member(id).worker.items('job')) === JSON.stringify(mine),
+            { timeoutMs: ms(3000) },
+          );
       }
     });
 
@@ -120,7 +125,9 @@ export function describeJobContract(factory: BackendFactory): void {
       await c.start('w-a', job);
       const b = await c.start('w-b', job);
       await c.awaitAssignment(averageOwners(['w-a', 'w-b'], 4), settleMs);
-      const states = queueOf<ConnectionState>(push => b.registry.on('connectionStateChanged', push));
+      const states = queueOf<ConnectionState>(push =>
+        b.registry.on('connectionStateChanged', push),
+      );
       const epoch = b.registry.sessionEpoch;
       await factory.expireSession(b.registry);
       let state: ConnectionState;
@@ -233,7 +240,9 @@ export function describeJobContract(factory: BackendFactory): void {
         .getRawCache(c.paths.root)!
         .waitFor(() => a.worker.runtime('job')!.currentConfig.disabled, { timeoutMs: ms(3000) });
       a.executed.drain();
-      await expect(a.executed.take(ms(2200), 'no run while disabled')).to.be.rejectedWith(/timed out/);
+      await expect(a.executed.take(ms(2200), 'no run while disabled')).to.be.rejectedWith(
+        /timed out/,
+      );
       await writeConfig({ disabled: false });
       await a.executed.take(ms(3000), 'a run after enabling');
       // Item level: item 1 disabled → only item 0 runs.
@@ -286,16 +295,42 @@ export function describeJobContract(factory: BackendFactory): void {
       expect(overlaps).to.deep.equal([]);
     });
 
+    it('garbage-collects server entries of hosts with no live instance, unless an operator disabled them', async () => {
+      const c = newCluster();
+      await c.observe();
+      await c.observer!.persist(c.paths.server('10.9.9.1'), 'ENABLED');
+      await c.observer!.persist(c.paths.server('10.9.9.2'), 'DISABLED');
+      const a = await c.start('w-a', JobCluster.define({ name: 'job', shardingTotalCount: 1 }));
+      await c.awaitAssignment(['w-a'], settleMs);
+      const cache = await c.observe();
+      await cache.waitFor(x => !x.has(c.paths.server('10.9.9.1')), { timeoutMs: settleMs });
+      expect(cache.get(c.paths.server('10.9.9.2'))).to.equal('DISABLED');
+      const ip = a.worker.runtime('job')!.servers;
+      expect(cache.children(c.paths.servers).filter(s => !s.startsWith('10.9.9.'))).to.have.length(1);
+      expect(ip.eligibleInstances()).to.deep.equal(['w-a']);
+    });
+
     it('adopts the stored configuration unless overwrite is set, which keeps the operator flag', async () => {
       const c = newCluster();
       await c.observe();
-      await c.start('w-a', JobCluster.define({ name: 'job', shardingTotalCount: 2, description: 'first' }));
-      const b = await c.start('w-b', JobCluster.define({ name: 'job', shardingTotalCount: 3, description: 'second' }));
+      await c.start(
+        'w-a',
+        JobCluster.define({ name: 'job', shardingTotalCount: 2, description: 'first' }),
+      );
+      const b = await c.start(
+        'w-b',
+        JobCluster.define({ name: 'job', shardingTotalCount: 3, description: 'second' }),
+      );
       expect(b.worker.runtime('job')!.currentConfig.description).to.equal('first');
       await writeConfig({ disabled: true });
       const d = await c.start(
         'w-d',
-        JobCluster.define({ name: 'job', shardingTotalCount: 3, description: 'third', overwrite: true }),
+        JobCluster.define({
+          name: 'job',
+          shardingTotalCount: 3,
+          description: 'third',
+          overwrite: true,
+        }),
       );
       const stored = JSON.parse((await c.observer!.getDirectly(c.paths.config))!) as JobConfig;
       expect(stored.description).to.equal('third');
@@ -307,8 +342,14 @@ export function describeJobContract(factory: BackendFactory): void {
     it('reports corrupted configuration with its path and keeps the last good one', async () => {
       const c = newCluster();
       await c.observe();
-      const a = await c.start('w-a', JobCluster.define({ name: 'job', cron: '* * * * * *', shardingTotalCount: 1 }));
-      await c.observer!.update(c.paths.config, '{"schemaVersion":1,"name":"job","shardingTotalCount":"x"');
+      const a = await c.start(
+        'w-a',
+        JobCluster.define({ name: 'job', cron: '* * * * * *', shardingTotalCount: 1 }),
+      );
+      await c.observer!.update(
+        c.paths.config,
+        '{"schemaVersion":1,"name":"job","shardingTotalCount":"x"',
+      );
       const { error } = await a.errors.take(ms(5000), 'the corruption report');
       expect(error).to.be.instanceOf(CorruptedDataError);
       expect((error as CorruptedDataError).path).to.equal(c.paths.config);

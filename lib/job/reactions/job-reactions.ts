@@ -14,9 +14,9 @@ export interface JobReactionHandlers {
   onItemReleased(item: number): void;
   /** An item was queued for failover. */
   onFailoverQueued(): void;
-  /** A run-now request for this instance (already consumed). */
+  /** A run-now request for this instance appeared. */
   onTrigger(): void;
-  /** A shutdown command for this instance (already consumed). */
+  /** A shutdown command for this instance appeared. */
   onShutdown(): void;
   /** This instance's own membership node vanished while the session lives (an operator removed it). */
   onOwnInstanceRemoved(): void;
@@ -80,24 +80,16 @@ export class JobReactions {
         return;
       case 'trigger':
         if (node.instanceId === instanceId && event.type !== 'removed') {
-          this.consume(event.path, () => this.h.onTrigger());
+          this.h.onTrigger();
         }
         return;
       case 'shutdown':
         if (node.instanceId === instanceId && event.type !== 'removed') {
-          this.consume(event.path, () => this.h.onShutdown());
+          this.h.onShutdown();
         }
         return;
       default:
         return;
     }
   };
-
-  /** Deletes a command node, then acts; a failed delete is reported and the command still honoured. */
-  private consume(path: string, act: () => void): void {
-    this.ctx.registry.remove(path).then(act, (err: unknown) => {
-      this.ctx.logger.warn('command node not removed', { path, error: err });
-      act();
-    });
-  }
 }

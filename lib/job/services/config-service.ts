@@ -100,7 +100,10 @@ export class ConfigService {
    * `undefined` when it did not, when the node is gone (the job is being removed) or when the value is
    * unreadable (then `onCorrupted` is told and the last good configuration stays).
    */
-  apply(raw: string | null, onCorrupted: (err: CorruptedDataError) => void): ConfigChange | undefined {
+  apply(
+    raw: string | null,
+    onCorrupted: (err: CorruptedDataError) => void,
+  ): ConfigChange | undefined {
     if (raw === null) {
       return undefined;
     }
@@ -116,7 +119,10 @@ export class ConfigService {
     }
     if (next.name !== this.ctx.jobName) {
       onCorrupted(
-        new CorruptedDataError(this.ctx.paths.config, `name is ${next.name}, expected ${this.ctx.jobName}`),
+        new CorruptedDataError(
+          this.ctx.paths.config,
+          `name is ${next.name}, expected ${this.ctx.jobName}`,
+        ),
       );
       return undefined;
     }

@@ -24,7 +24,7 @@ export interface DeadRecord {
 }
 
 /**
- * `sharding/{n}/running` and `sharding/{n}/misfire` (ElasticJob's ExecutionService).
+ * `sharding/{n}/running` (ElasticJob's ExecutionService).
  *
  * An item starts only through `claim()`: one transaction that checks the assignment generation and the
  * item's owner node at the versions this instance saw, and creates the running record. So an item never
@@ -155,17 +155,5 @@ export class ExecutionService {
       }
     }
     return out;
-  }
-
-  hasMisfire(item: number): boolean {
-    return this.ctx.cache().has(this.ctx.paths.itemMisfire(item));
-  }
-
-  async markMisfire(item: number): Promise<void> {
-    await this.ctx.registry.persist(this.ctx.paths.itemMisfire(item), '');
-  }
-
-  async clearMisfire(item: number): Promise<void> {
-    await this.ctx.registry.remove(this.ctx.paths.itemMisfire(item));
   }
 }

@@ -22,8 +22,10 @@ const REAP_PER_TXN = 50;
  *   failover job, queues the item under `leader/failover/items/{n}` in the same fenced transaction.
  * - Idle instances claim queued items one at a time under the failover latch: one transaction deletes
  *   the queue entry, creates the running record and the ephemeral `sharding/{n}/failover` marker, and
- *   bumps the assignment generation (so the fencing token grows with this change of hands). The run
- *   replaces the missed fire; if the claimer dies too, its record is reaped and the item queued again.
+ *   bumps the assignment generation by two: the run's token is the first, so it grows with this change
+ *   of hands, and the item's next regular run gets at least the second, so it grows again when the item
+ *   goes back to its owner. The run replaces the missed fire; if the claimer dies too, its record is
+ *   reaped and the item queued again.
  * - A regular run of the item (its new owner's next fire) removes a still-queued entry in its own claim
  *   transaction: one run covers the missed fire, never two.
  */
@@ -133,7 +135,13 @@ export class FailoverService {
       return undefined;
     }
     const generation = Number(generationNode.value);
-    const next = (Number.isSafeInteger(generation) ? generation : 0) + 1;
+    const base = Number.isSafeInteger(generation) ? generation : 0;
+    // Two generations: the failover run holds base + 1 and the generation stands at base + 2, so the
+    // item's next regular run (claimed at the generation then current, once this run's record is gone)
+    // holds a larger token than this run. With one step both held base + 1 when no resharding came
+    // between them, and a store fencing on the token could not refuse a late write of this run.
+    const token = base + 1;
+    const next = base + 2;
     const sessionEpoch = registry.sessionEpoch;
     try {
       await registry.executeInTransaction(tx =>
@@ -150,7 +158,7 @@ export class FailoverService {
       }
       throw err;
     }
-    this.ctx.logger.info('failover item claimed', { item, fencingToken: next });
-    return { item, fencingToken: next, sessionEpoch };
+    this.ctx.logger.info('failover item claimed', { item, fencingToken: token });
+    return { item, fencingToken: token, sessionEpoch };
   }
 }

@@ -65,9 +65,12 @@ describe('Executor', () => {
   });
 
   it('wraps the last failure in a JobExecutionError with the cause', async () => {
-    const { executor, run } = request(() => {
-      throw new Error('always');
-    }, { retry: { attempts: 2, backoffMs: 1 } });
+    const { executor, run } = request(
+      () => {
+        throw new Error('always');
+      },
+      { retry: { attempts: 2, backoffMs: 1 } },
+    );
     const outcome = await executor.run(run);
     expect(outcome.attempts).to.equal(2);
     expect(outcome.error).to.be.instanceOf(JobExecutionError);
@@ -77,8 +80,7 @@ describe('Executor', () => {
 
   it('aborts the signal at the per-item timeout and reports it', async () => {
     const { executor, run } = request(
-      ctx =>
-        new Promise<void>(resolve => ctx.signal.addEventListener('abort', () => resolve())),
+      ctx => new Promise<void>(resolve => ctx.signal.addEventListener('abort', () => resolve())),
       { timeoutMs: 30 },
     );
     const outcome = await executor.run(run);
