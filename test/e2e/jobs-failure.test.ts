@@ -356,6 +356,56 @@ function describeFailureScenarios(backend: Backend): void {
       expectNoInterleaving(s.logFile);
     });
 
+    it('(1b) after a failover run the item goes back to its owner with a still higher token', async () => {
+      const s = await setUp({
+        CHAOS_CRON: RARE_CRON,
+        CHAOS_COUNT: '3',
+        CHAOS_STEPS: '60',
+        CHAOS_STEP_MS: '100',
+      });
+      const ids = ['w1', 'w2', 'w3'];
+      await s.fleet.start(...ids);
+      await awaitAssignment(s.cache, s.paths, ids, 3, SETTLE_MS);
+      // w1 runs item 0 and w2 item 1 (6 s each); w3 is the only idle instance, so it takes the failover.
+      await trigger(s, 'w1', 'w2');
+      const w1 = worker(s, 'w1');
+      await awaitStep(
+        s.logFile,
+        l => l.pid === w1.pid && l.item === 0 && l.step >= 2,
+        RUN_MS,
+        'w1 to be 3 steps into item 0',
+      );
+      w1.sigkill();
+      const failover = await awaitStep(
+        s.logFile,
+        l => l.item === 0 && l.pid !== w1.pid,
+        SESSION_MS + FAILOVER_SLACK_MS + ms(3000),
+        'the failover run of item 0',
+      );
+      expect(failover.instanceId, 'the idle instance took the failover').to.equal('w3');
+      await awaitAssignment(s.cache, s.paths, ['w2', 'w3'], 3, SETTLE_MS);
+      const owner = must(expectedOwners(['w2', 'w3'], 3)[0]);
+      expect(owner, "item 0's owner is not the failover executor").to.equal('w2');
+      await waitForLog(
+        s.logFile,
+        ls => ls.some(l => l.event === 'end' && l.run === failover.run && l.pid === failover.pid),
+        ms(10_000),
+        'the failover run to end',
+      );
+      const fired = await trigger(s, owner);
+      const back = await awaitStep(
+        s.logFile,
+        l => l.item === 0 && l.instanceId === owner && l.t > fired,
+        ms(15_000),
+        "item 0's next regular run on its owner",
+      );
+      expect(back.failover).to.equal(false);
+      expect(back.token, "the owner's token after the failover run").to.be.greaterThan(
+        failover.token,
+      );
+      expectNoInterleaving(s.logFile);
+    });
+
     it('(3) an owner that completed its items and then died: nothing re-runs before the next fire', async () => {
       const s = await setUp({
         CHAOS_CRON: RARE_CRON,
