@@ -158,6 +158,18 @@ export function describeJobContract(factory: BackendFactory): void {
       expect(e.item).to.equal(0);
     });
 
+    it('settles a large resharding written in several transactions (count 2 → 300)', async () => {
+      const c = newCluster();
+      const job = JobCluster.define({ name: 'job', cron: '0 0 0 1 1 *', shardingTotalCount: 2 });
+      await c.observe();
+      await c.start('w-a', job);
+      await c.start('w-b', job);
+      await c.awaitAssignment(averageOwners(['w-a', 'w-b'], 2), settleMs);
+      await writeConfig({ shardingTotalCount: 300 });
+      await c.awaitAssignment(averageOwners(['w-a', 'w-b'], 300), settleMs);
+      expect(await c.observer!.isExisted(c.paths.shardingProcessing)).to.equal(false);
+    });
+
     it('runs a one-off job on trigger on every instance, and coalesces triggers on a busy one', async () => {
       const c = newCluster();
       let release: () => void = () => undefined;
