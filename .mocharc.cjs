@@ -1,4 +1,4 @@
-// No `exit: true`: a leaked watcher, timer or socket must hang the run so that it gets noticed.
+// No `exit` option on purpose: a leaked watcher, timer or socket must hang the run so that it gets noticed.
 module.exports = {
   require: ['tsx/cjs', './test/setup.ts'],
   extension: ['ts'],

@@ -1,6 +1,7 @@
 import type { ConnectionState } from '../registry/registry-center';
 import type { JobDefinition } from './define-job';
 import { Executor } from './executor';
+import { ItemRuns } from './item-runs';
 import type { JobConfig } from './job-config';
 import type { JobContext } from './job-context';
 import type { JobEventSink } from './job-events';
@@ -27,15 +28,8 @@ export interface ItemSchedulerOptions {
   report: (err: unknown) => void;
 }
 
-interface Running {
-  controller: AbortController;
-  done: Promise<void>;
-}
-
 /** How long a fire waits for a pending resharding before it is skipped (the next fire tries again). */
 const SETTLE_TIMEOUT_MS = 10_000;
-/** Extra time given to aborted handlers at the end of a drain before the worker leaves anyway. */
-const ABORT_GRACE_MS = 2_000;
 
 /**
  * When and what this instance runs for one job: the cron schedule (on the worker's shared Scheduler),
@@ -51,12 +45,11 @@ const ABORT_GRACE_MS = 2_000;
  * - A session loss (LOST) aborts running executions: their running records are already gone.
  */
 export class ItemScheduler {
-  private readonly running = new Map<number, Running>();
+  private readonly runs: ItemRuns;
   /** Items between "decided to start" and "running" (claim in flight): a second start is a misfire. */
   private readonly starting = new Set<number>();
   /** Misfires this instance recorded; the registry node mirrors them for operators. */
   private readonly misfires = new Set<number>();
-  private readonly executor: Executor;
   private task: ScheduledTask | undefined;
   private closed = false;
   private triggerPending = false;
@@ -66,10 +59,11 @@ export class ItemScheduler {
   private lastLocalItems = '';
 
   constructor(private readonly o: ItemSchedulerOptions) {
-    this.guard = new OwnershipGuard(o.ctx.registry, reason => this.abortAll(reason));
-    this.executor = new Executor(o.definition, o.ctx.instanceId, o.ctx.logger, () =>
+    this.guard = new OwnershipGuard(o.ctx.registry, reason => this.runs.abortAll(reason));
+    const executor = new Executor(o.definition, o.ctx.instanceId, o.ctx.logger, () =>
       this.guard.problem(),
     );
+    this.runs = new ItemRuns(o.ctx, executor, o.execution, o.events, o.report);
   }
 
   start(): void {
@@ -90,18 +84,8 @@ export class ItemScheduler {
   }
 
   /** Waits for running items up to `timeoutMs`, then aborts them and gives them a short grace. */
-  async drain(timeoutMs: number): Promise<void> {
-    const all = (): Promise<unknown> =>
-      Promise.allSettled([...this.running.values()].map(r => r.done));
-    if (this.running.size === 0) {
-      return;
-    }
-    if (!(await settlesWithin(all(), timeoutMs))) {
-      for (const r of this.running.values()) {
-        r.controller.abort(new Error('the worker is stopping'));
-      }
-      await settlesWithin(all(), ABORT_GRACE_MS);
-    }
+  drain(timeoutMs: number): Promise<void> {
+    return this.runs.drain(timeoutMs);
   }
 
   configChanged(previous: JobConfig, next: JobConfig): void {
@@ -119,12 +103,6 @@ export class ItemScheduler {
         void this.fire();
       }
       this.failoverAvailable();
-    }
-  }
-
-  private abortAll(reason: string): void {
-    for (const r of this.running.values()) {
-      r.controller.abort(new Error(reason));
     }
   }
 
@@ -150,7 +128,9 @@ export class ItemScheduler {
             await this.o.execution.release(claim.item, claim.sessionEpoch, true);
             return;
           }
-          this.execute(claim.item, claim.fencingToken, claim.sessionEpoch, this.o.config(), true);
+          this.runs.start({ ...claim, config: this.o.config(), failover: true }, item =>
+            this.afterRun(item),
+          );
         }
       } catch (err) {
         this.o.report(err);
@@ -191,7 +171,7 @@ export class ItemScheduler {
 
   /** An item's running record went away (its run ended somewhere): run a pending misfire now. */
   itemReleased(item: number): void {
-    if (!this.running.has(item)) {
+    if (!this.runs.has(item)) {
       this.runMisfire(item);
     }
   }
@@ -244,7 +224,7 @@ export class ItemScheduler {
   }
 
   private isBusy(): boolean {
-    return this.running.size > 0 || this.starting.size > 0;
+    return this.runs.size > 0 || this.starting.size > 0;
   }
 
   private mayStart(): boolean {
@@ -259,7 +239,7 @@ export class ItemScheduler {
   private async startItem(item: number): Promise<void> {
     const config = this.o.config();
     if (
-      this.running.has(item) ||
+      this.runs.has(item) ||
       this.starting.has(item) ||
       (config.monitorExecution && this.o.execution.isRunningAnywhere(item))
     ) {
@@ -290,61 +270,14 @@ export class ItemScheduler {
         }
         return;
       }
-      this.execute(item, fencingToken, sessionEpoch, config, false);
+      this.runs.start({ item, fencingToken, sessionEpoch, config, failover: false }, done =>
+        this.afterRun(done),
+      );
     } catch (err) {
       this.o.report(err);
     } finally {
       this.starting.delete(item);
     }
-  }
-
-  private execute(
-    item: number,
-    fencingToken: number,
-    sessionEpoch: number | undefined,
-    config: JobConfig,
-    failover: boolean,
-  ): void {
-    const controller = new AbortController();
-    const job = this.o.ctx.jobName;
-    const instanceId = this.o.ctx.instanceId;
-    const done = (async () => {
-      const outcome = await this.executor.run({
-        item,
-        fencingToken,
-        failover,
-        config,
-        signal: controller.signal,
-      });
-      if (sessionEpoch !== undefined) {
-        await this.o.execution
-          .release(item, sessionEpoch, failover)
-          .catch(err => this.o.report(err));
-      }
-      this.running.delete(item);
-      if (outcome.error === undefined) {
-        this.o.events('executed', {
-          job,
-          item,
-          instanceId,
-          durationMs: outcome.durationMs,
-          attempts: outcome.attempts,
-          fencingToken,
-          failover,
-        });
-      } else {
-        this.o.ctx.logger.warn('item failed', { item, error: outcome.error });
-        this.o.events('failed', {
-          job,
-          item,
-          instanceId,
-          attempts: outcome.attempts,
-          error: outcome.error,
-        });
-      }
-      this.afterRun(item);
-    })();
-    this.running.set(item, { controller, done });
   }
 
   private afterRun(item: number): void {
@@ -361,7 +294,7 @@ export class ItemScheduler {
 
   private runMisfire(item: number): void {
     const config = this.o.config();
-    if (!this.misfires.has(item) || this.running.has(item) || this.starting.has(item)) {
+    if (!this.misfires.has(item) || this.runs.has(item) || this.starting.has(item)) {
       return;
     }
     this.misfires.delete(item);
@@ -395,15 +328,5 @@ export class ItemScheduler {
     this.misfires.add(item);
     this.o.events('misfire', { job: this.o.ctx.jobName, item });
     await this.o.misfire.mark(item);
-  }
-}
-
-async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<false>(resolve => (timer = setTimeout(() => resolve(false), ms)));
-  try {
-    return await Promise.race([promise.then(() => true as const), timeout]);
-  } finally {
-    clearTimeout(timer);
   }
 }

@@ -1,0 +1,120 @@
+import type { Executor } from './executor';
+import type { JobConfig } from './job-config';
+import type { JobContext } from './job-context';
+import type { JobEventSink } from './job-events';
+import type { ExecutionService } from './services/execution-service';
+
+/** One claimed run about to start. */
+export interface ClaimedRun {
+  item: number;
+  fencingToken: number;
+  /** The session that wrote the running record; `undefined` without monitorExecution (no record). */
+  sessionEpoch: number | undefined;
+  config: JobConfig;
+  failover: boolean;
+}
+
+interface Running {
+  controller: AbortController;
+  done: Promise<void>;
+}
+
+/** Extra time given to aborted handlers at the end of a drain before the worker leaves anyway. */
+const ABORT_GRACE_MS = 2_000;
+
+/**
+ * The runs in progress on this instance for one job: starts a claimed run on the executor, releases its
+ * running record when it ends, reports `executed` / `failed`, and lets the scheduler abort or drain them.
+ * The event comes after the release, so a listener that sees `executed` knows the record is gone.
+ */
+export class ItemRuns {
+  private readonly running = new Map<number, Running>();
+
+  constructor(
+    private readonly ctx: JobContext,
+    private readonly executor: Executor,
+    private readonly execution: ExecutionService,
+    private readonly events: JobEventSink,
+    private readonly report: (err: unknown) => void,
+  ) {}
+
+  get size(): number {
+    return this.running.size;
+  }
+
+  has(item: number): boolean {
+    return this.running.has(item);
+  }
+
+  /** Starts `run`; `ended(item)` is called once it has ended and its record was released. */
+  start(run: ClaimedRun, ended: (item: number) => void): void {
+    const controller = new AbortController();
+    const { item, fencingToken, sessionEpoch, config, failover } = run;
+    const job = this.ctx.jobName;
+    const instanceId = this.ctx.instanceId;
+    const done = (async () => {
+      const outcome = await this.executor.run({
+        item,
+        fencingToken,
+        failover,
+        config,
+        signal: controller.signal,
+      });
+      if (sessionEpoch !== undefined) {
+        await this.execution.release(item, sessionEpoch, failover).catch(err => this.report(err));
+      }
+      this.running.delete(item);
+      if (outcome.error === undefined) {
+        this.events('executed', {
+          job,
+          item,
+          instanceId,
+          durationMs: outcome.durationMs,
+          attempts: outcome.attempts,
+          fencingToken,
+          failover,
+        });
+      } else {
+        this.ctx.logger.warn('item failed', { item, error: outcome.error });
+        this.events('failed', {
+          job,
+          item,
+          instanceId,
+          attempts: outcome.attempts,
+          error: outcome.error,
+        });
+      }
+      ended(item);
+    })();
+    this.running.set(item, { controller, done });
+  }
+
+  abortAll(reason: string): void {
+    for (const r of this.running.values()) {
+      r.controller.abort(new Error(reason));
+    }
+  }
+
+  /** Waits for the runs up to `timeoutMs`, then aborts them and gives them a short grace. */
+  async drain(timeoutMs: number): Promise<void> {
+    if (this.running.size === 0) {
+      return;
+    }
+    const all = (): Promise<unknown> =>
+      Promise.allSettled([...this.running.values()].map(r => r.done));
+    if (!(await settlesWithin(all(), timeoutMs))) {
+      this.abortAll('the worker is stopping');
+      await settlesWithin(all(), ABORT_GRACE_MS);
+    }
+  }
+}
+
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>(resolve => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([promise.then(() => true as const), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
