@@ -3,12 +3,12 @@ import {
   ClosedError,
   CoordinationError,
   InvalidArgumentError,
-  isRetryable,
   RegistryConnectionError,
 } from '../errors';
 import { withTimeout } from '../internal/async';
 import { TypedEmitter } from '../internal/typed-emitter';
 import { validateNodePath, validatePath } from '../internal/paths';
+import { GuaranteedDeletes } from './guaranteed-deletes';
 import { CacheManager } from './cache-manager';
 import { ConnectionTracker } from './connection-tracker';
 import type { RegistryDriver } from './driver';
@@ -63,7 +63,11 @@ export class DrivenRegistryCenter
   private readonly requestTimeoutMs: number;
   private readonly identity = `${hostname()}@${process.pid}`;
   /** Latch nodes whose delete failed while the session may still hold them; retried on reconnection. */
-  private readonly pendingDeletes = new Set<string>();
+  private readonly latchDeletes = new GuaranteedDeletes(
+    path => this.call('remove', path, () => this.driver.remove(path)),
+    () => this.tracker.state === 'CLOSED',
+    () => this.tracker.isConnected,
+  );
   private initPromise: Promise<void> | undefined;
   /** Paths already validated by `get()`, so the hot path skips the checks (bounded). */
   private readonly knownPaths = new Set<string>();
@@ -130,7 +134,7 @@ export class DrivenRegistryCenter
     }
     this.tracker.close();
     this.caches.closeAll();
-    this.pendingDeletes.clear();
+    this.latchDeletes.clear();
     try {
       await this.driver.close();
     } finally {
@@ -300,7 +304,7 @@ export class DrivenRegistryCenter
     validateNodePath(latchPath);
     this.ensureOpen();
     return new LatchAcquisition<T>(this, latchPath, this.identity, p =>
-      this.removeGuaranteed(p),
+      this.latchDeletes.remove(p),
     ).run(callback, options);
   }
 
@@ -334,38 +338,13 @@ export class DrivenRegistryCenter
     // Any state change may hide changes we were told nothing about: cached reads must go to the server.
     this.caches.invalidateAll();
     if (state === 'RECONNECTED') {
-      this.retryPendingDeletes();
+      this.latchDeletes.retry();
     }
     if (state === 'LOST') {
       // The session is gone and its ephemeral latch nodes with it.
-      this.pendingDeletes.clear();
+      this.latchDeletes.clear();
     }
     this.emit('connectionStateChanged', state);
-  }
-
-  /**
-   * Delete a latch node; resolves once it is gone or, when the delete failed while our session may still
-   * hold the node, once the delete is queued for retry on reconnection (never rejects).
-   */
-  private async removeGuaranteed(path: string): Promise<void> {
-    try {
-      await this.call('remove', path, () => this.driver.remove(path));
-      this.pendingDeletes.delete(path);
-    } catch (err) {
-      if (this.tracker.state !== 'CLOSED' && isRetryable(err)) {
-        this.pendingDeletes.add(path);
-        if (this.tracker.isConnected) {
-          setTimeout(() => this.retryPendingDeletes(), 100).unref();
-        }
-      }
-    }
-  }
-
-  private retryPendingDeletes(): void {
-    for (const path of [...this.pendingDeletes]) {
-      this.pendingDeletes.delete(path);
-      void this.removeGuaranteed(path);
-    }
   }
 
   private async write<T>(
