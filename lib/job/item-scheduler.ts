@@ -161,8 +161,10 @@ export class ItemScheduler {
     if (this.closed || this.o.sharding.isPending()) {
       return;
     }
+    // Emitted after every settled resharding (a new generation), changed or not — a listener that
+    // subscribed late learns its items from the next one — and whenever the items change.
     const items = this.o.sharding.localItems();
-    const key = items.join(',');
+    const key = `${this.o.sharding.generation().value}:${items.join(',')}`;
     if (key !== this.lastLocalItems) {
       this.lastLocalItems = key;
       this.o.events('sharded', { job: this.o.ctx.jobName, items });

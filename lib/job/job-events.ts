@@ -51,7 +51,7 @@ export interface WorkerEvents {
   executed: [ExecutedEvent];
   /** An item failed after its retries (the error wraps the handler's). */
   failed: [FailedEvent];
-  /** This instance's items of a job changed. */
+  /** A resharding settled (or this instance's items changed): the items this instance owns now. */
   sharded: [ShardedEvent];
   /** This instance became or stopped being a job's leader. */
   leader: [LeaderEvent];
