@@ -21,6 +21,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { parseGenerationRecord } from '../lib/job/sharding/generation-record';
 import { JobPaths } from '../lib/job/job-paths';
 import { createOperations } from '../lib/ops/operations-api';
 import { createRegistryCenter } from '../lib/registry/create-registry-center';
@@ -318,7 +319,7 @@ export async function leaderRound(url: string, sessionMs: number): Promise<Leade
     const oldLeader = s.leader;
     const frozen = worker(s, oldLeader);
     const others = [...s.workers.keys()].filter(id => id !== oldLeader).sort();
-    const generationBefore = cache.get(paths.sharding) ?? '?';
+    const generationBefore = String(parseGenerationRecord(cache.get(paths.sharding)).generation);
     frozen.sigstop();
     const stoppedAt = Date.now();
     // A leader has to act now: the count changes (and, once its session expires, an instance is gone).
@@ -332,7 +333,9 @@ export async function leaderRound(url: string, sessionMs: number): Promise<Leade
       { timeoutMs: DEADLINE_MS },
     );
     const newLeader = cache.get(paths.electionInstance) ?? '?';
-    const generationByNewLeader = cache.get(paths.sharding) ?? '?';
+    const generationByNewLeader = String(
+      parseGenerationRecord(cache.get(paths.sharding)).generation,
+    );
     const resumeAt = stoppedAt + 2 * sessionMs;
     if (Date.now() < resumeAt) {
       await new Promise(r => setTimeout(r, resumeAt - Date.now()));
@@ -344,7 +347,7 @@ export async function leaderRound(url: string, sessionMs: number): Promise<Leade
     await awaitAssignment(cache, paths, [...others, oldLeader], 2, DEADLINE_MS);
     await new Promise(r => setTimeout(r, 1000));
     const lines = readBenchLog(s.logFile);
-    const generationFinal = cache.get(paths.sharding) ?? '?';
+    const generationFinal = String(parseGenerationRecord(cache.get(paths.sharding)).generation);
     const leaderFinal = cache.get(paths.electionInstance) ?? '?';
     const mine = lines.filter(l => l.pid === frozen.pid && l.t >= contAt);
     const reelected = mine.find((l): l is LeaderLine => l.event === 'leader' && l.isLeader);

@@ -94,9 +94,9 @@ describe('harness: real servers', function () {
     });
 
     it('pause() silences the server and resume() brings it back', async () => {
-      zk.pause();
+      await zk.pause();
       await expect(zk.command('ruok')).to.be.rejectedWith(/no reply/);
-      zk.resume();
+      await zk.resume();
       expect(await zk.command('ruok')).to.equal('imok');
     });
 

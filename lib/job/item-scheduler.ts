@@ -154,17 +154,23 @@ export class ItemScheduler {
 
   /** The items this instance owns now (ascending); `[]` while resharding is pending. */
   currentItems(): number[] {
-    return this.o.sharding.isPending() ? [] : this.o.sharding.localItems();
+    return this.o.sharding.isPending() || !this.o.sharding.isAssignmentComplete()
+      ? []
+      : this.o.sharding.localItems();
   }
 
   private emitAssignment(): void {
-    if (this.closed || this.o.sharding.isPending()) {
-      return;
+    if (this.closed || this.o.sharding.isPending() || !this.o.sharding.isAssignmentComplete()) {
+      return; // the rest of the batch (or of a split delivery) will call again
     }
     // Emitted after every settled resharding (a new generation), changed or not — a listener that
     // subscribed late learns its items from the next one — and whenever the items change.
+    const generation = this.o.sharding.generation().value;
+    if (generation === 0) {
+      return; // no assignment was ever written (our own resharding request may not be cached yet)
+    }
     const items = this.o.sharding.localItems();
-    const key = `${this.o.sharding.generation().value}:${items.join(',')}`;
+    const key = `${generation}:${items.join(',')}`;
     if (key !== this.lastLocalItems) {
       this.lastLocalItems = key;
       this.o.events('sharded', { job: this.o.ctx.jobName, items });

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { serializeJobConfig, type JobConfig } from '../../lib/job/job-config';
+import { parseGenerationRecord } from '../../lib/job/sharding/generation-record';
 import type { ShardingContext } from '../../lib/job/define-job';
 import type { ConnectionState } from '../../lib/registry/registry-center';
 import { CorruptedDataError } from '../../lib/errors';
@@ -48,7 +49,9 @@ export function describeJobContract(factory: BackendFactory): void {
         await c.start(id, job);
       }
       await c.awaitAssignment(averageOwners(['w-a', 'w-b', 'w-c'], 10), settleMs);
-      const generation = Number((await c.observe()).get(c.paths.sharding));
+      const generation = parseGenerationRecord(
+        (await c.observe()).get(c.paths.sharding),
+      ).generation;
       const seen = new Set<number>();
       for (const m of c.members.values()) {
         const mine = averageOwners(['w-a', 'w-b', 'w-c'], 10)
@@ -318,7 +321,9 @@ export function describeJobContract(factory: BackendFactory): void {
       await cache.waitFor(x => !x.has(c.paths.server('10.9.9.1')), { timeoutMs: settleMs });
       expect(cache.get(c.paths.server('10.9.9.2'))).to.equal('DISABLED');
       const ip = a.worker.runtime('job')!.servers;
-      expect(cache.children(c.paths.servers).filter(s => !s.startsWith('10.9.9.'))).to.have.length(1);
+      expect(cache.children(c.paths.servers).filter(s => !s.startsWith('10.9.9.'))).to.have.length(
+        1,
+      );
       expect(ip.eligibleInstances()).to.deep.equal(['w-a']);
     });
 

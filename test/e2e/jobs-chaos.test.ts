@@ -14,12 +14,15 @@ import {
   tokenRegressions,
   type EndLine,
 } from '../fixtures/chaos/step-log';
-import { EtcdServer } from '../harness/etcd-server';
 import { waitFor } from '../harness/events';
 import { uniqueNamespace } from '../harness/namespace';
+import {
+  etcdServerBackend,
+  zookeeperServerBackend,
+  type ServerBackend,
+} from '../harness/server-backends';
 import { ms } from '../harness/timing';
 import { awaitAssignment, STEPPING_JOB_MODULE, WorkerFleet } from '../harness/worker-process';
-import { ZooKeeperServer } from '../harness/zookeeper-server';
 
 /**
  * Chaos on real worker processes over a real ZooKeeper and a real etcd (DESIGN §4.2–4.4): four
@@ -302,38 +305,10 @@ function describeChaos(backend: Backend): void {
   });
 }
 
-describeChaos({
-  name: 'ZooKeeper',
-  seed: seedFor(20261129),
-  ...(() => {
-    let server: ZooKeeperServer | undefined;
-    return {
-      start: async () => {
-        server = await ZooKeeperServer.start({ tickTimeMs: 500 });
-      },
-      stop: async () => {
-        await server?.stop();
-      },
-      url: (ns: string) =>
-        `zookeeper://${must(server).connectString}/${ns}?sessionTimeoutMs=${SESSION_MS}`,
-    };
-  })(),
-});
+/** The shared server backend, with this file's session timeout in its URLs and a seed. */
+function withSeed(backend: ServerBackend, seed: number): Backend {
+  return { ...backend, seed, url: ns => backend.url(ns, SESSION_MS) };
+}
 
-describeChaos({
-  name: 'etcd',
-  seed: seedFor(4242),
-  ...(() => {
-    let server: EtcdServer | undefined;
-    return {
-      start: async () => {
-        server = await EtcdServer.start();
-      },
-      stop: async () => {
-        await server?.stop();
-      },
-      url: (ns: string) =>
-        `etcd://${must(server).endpoint}/${ns}?leaseTtlSeconds=${SESSION_MS / 1000}`,
-    };
-  })(),
-});
+describeChaos(withSeed(zookeeperServerBackend(), seedFor(20261129)));
+describeChaos(withSeed(etcdServerBackend(), seedFor(4242)));

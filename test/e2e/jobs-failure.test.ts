@@ -18,10 +18,14 @@ import {
   type EndLine,
   type StepLine,
 } from '../fixtures/chaos/step-log';
-import { EtcdServer } from '../harness/etcd-server';
 import { waitFor } from '../harness/events';
 import type { ManagedServer } from '../harness/managed-server';
 import { uniqueNamespace } from '../harness/namespace';
+import {
+  etcdServerBackend,
+  zookeeperServerBackend,
+  type ServerBackend,
+} from '../harness/server-backends';
 import { ms } from '../harness/timing';
 import {
   awaitAssignment,
@@ -30,7 +34,6 @@ import {
   WorkerFleet,
   type WorkerProcess,
 } from '../harness/worker-process';
-import { ZooKeeperServer } from '../harness/zookeeper-server';
 
 /**
  * Jobs under failure (DESIGN §4.2–4.5) on real `shardline run` worker processes over a real ZooKeeper and
@@ -80,34 +83,9 @@ interface Backend {
   url(namespace: string): string;
 }
 
-function zookeeperBackend(): Backend {
-  let server: ZooKeeperServer | undefined;
-  return {
-    name: 'ZooKeeper',
-    start: async () => {
-      server = await ZooKeeperServer.start({ tickTimeMs: 500 });
-    },
-    stop: async () => {
-      await server?.stop();
-    },
-    server: () => must(server),
-    url: ns => `zookeeper://${must(server).connectString}/${ns}?sessionTimeoutMs=${SESSION_MS}`,
-  };
-}
-
-function etcdBackend(): Backend {
-  let server: EtcdServer | undefined;
-  return {
-    name: 'etcd',
-    start: async () => {
-      server = await EtcdServer.start();
-    },
-    stop: async () => {
-      await server?.stop();
-    },
-    server: () => must(server),
-    url: ns => `etcd://${must(server).endpoint}/${ns}?leaseTtlSeconds=${SESSION_MS / 1000}`,
-  };
+/** The shared server backend, with this file's session timeout in its URLs. */
+function withSession(backend: ServerBackend): Backend {
+  return { ...backend, url: ns => backend.url(ns, SESSION_MS) };
 }
 
 function must<T>(value: T | undefined | null, what = 'a value'): T {
@@ -693,5 +671,5 @@ function describeFailureScenarios(backend: Backend): void {
   });
 }
 
-describeFailureScenarios(zookeeperBackend());
-describeFailureScenarios(etcdBackend());
+describeFailureScenarios(withSession(zookeeperServerBackend()));
+describeFailureScenarios(withSession(etcdServerBackend()));

@@ -8,9 +8,13 @@ import { createOperations } from '../../lib/ops/operations-api';
 import { createRegistryCenter } from '../../lib/registry/create-registry-center';
 import type { CoordinatorRegistryCenter } from '../../lib/registry/registry-center';
 import type { TreeCache } from '../../lib/registry/tree-cache';
-import { EtcdServer } from '../harness/etcd-server';
 import { waitFor } from '../harness/events';
 import { uniqueNamespace } from '../harness/namespace';
+import {
+  etcdServerBackend,
+  zookeeperServerBackend,
+  type ServerBackend,
+} from '../harness/server-backends';
 import { ms } from '../harness/timing';
 import {
   awaitAssignment as awaitSettled,
@@ -23,7 +27,6 @@ import {
   WorkerFleet,
   type LogLine,
 } from '../harness/worker-process';
-import { ZooKeeperServer } from '../harness/zookeeper-server';
 
 /**
  * Jobs on real worker processes (`shardline run` on the reporting fixture job) over a real ZooKeeper and a
@@ -51,37 +54,14 @@ interface Backend {
   url(namespace: string): string;
 }
 
-function zookeeperBackend(): Backend {
-  let server: ZooKeeperServer | undefined;
-  return {
-    name: 'ZooKeeper',
-    start: async () => {
-      server = await ZooKeeperServer.start({ tickTimeMs: 500 });
-    },
-    stop: async () => {
-      await server?.stop();
-    },
-    url: ns => `zookeeper://${must(server).connectString}/${ns}?sessionTimeoutMs=${SESSION_MS}`,
-  };
-}
-
-function etcdBackend(): Backend {
-  let server: EtcdServer | undefined;
-  return {
-    name: 'etcd',
-    start: async () => {
-      server = await EtcdServer.start();
-    },
-    stop: async () => {
-      await server?.stop();
-    },
-    url: ns => `etcd://${must(server).endpoint}/${ns}?leaseTtlSeconds=${SESSION_MS / 1000}`,
-  };
+/** The shared server backend, with this file's session timeout in its URLs. */
+function withSession(backend: ServerBackend): Backend {
+  return { ...backend, url: ns => backend.url(ns, SESSION_MS) };
 }
 
 function must<T>(value: T | undefined): T {
   if (value === undefined) {
-    throw new Error('the server is not running');
+    throw new Error('expected a value');
   }
   return value;
 }
@@ -445,5 +425,5 @@ function describeProcessScenarios(backend: Backend): void {
   });
 }
 
-describeProcessScenarios(zookeeperBackend());
-describeProcessScenarios(etcdBackend());
+describeProcessScenarios(withSession(zookeeperServerBackend()));
+describeProcessScenarios(withSession(etcdServerBackend()));

@@ -48,12 +48,14 @@ export abstract class ManagedServer {
   }
 
   /** SIGSTOP: connections stay open but nothing answers (a hung server, not a dead one). */
-  pause(): void {
-    this.proc.pause();
+  /** SIGSTOP the server; resolves once it is stopped. */
+  pause(): Promise<void> {
+    return this.proc.pause();
   }
 
-  resume(): void {
-    this.proc.resume();
+  /** SIGCONT the server; resolves once it runs again. */
+  resume(): Promise<void> {
+    return this.proc.resume();
   }
 
   protected abstract spawnAndAwaitReady(): Promise<void>;

@@ -3,7 +3,7 @@ import { accessSync, closeSync, constants, openSync, readFileSync, rmSync } from
 import { delimiter, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
-import { EventQueue } from './events';
+import { EventQueue, waitFor } from './events';
 
 // ---------------------------------------------------------------------------------------------------------
 // Leftover registry. Every child the harness starts (servers, node workers) is tracked here and SIGKILLed when
@@ -229,12 +229,26 @@ export class ServerProcess {
     await exited;
   }
 
-  pause(): void {
+  /**
+   * SIGSTOP, resolved once the kernel reports the process stopped (/proc state `T`): a signal is delivered
+   * asynchronously, and a multi-threaded JVM may still answer a request in between.
+   */
+  async pause(): Promise<void> {
     this.signal('SIGSTOP');
+    await waitFor(() => this.isStopped(), 5000, `${this.name} to stop`, 5);
   }
 
-  resume(): void {
+  /** SIGCONT, resolved once the process runs again. */
+  async resume(): Promise<void> {
     this.signal('SIGCONT');
+    await waitFor(() => !this.isStopped(), 5000, `${this.name} to resume`, 5);
+  }
+
+  /** True while the kernel reports the process stopped (state `T` in /proc/<pid>/stat; Linux). */
+  private isStopped(): boolean {
+    const stat = readFileSync(`/proc/${this.lastPid}/stat`, 'utf8');
+    // The command name is in parentheses and may contain spaces: the state follows the last ')'.
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'T';
   }
 
   /** Kills the process and deletes its directory (data and log). */

@@ -2,6 +2,7 @@ import { LockTimeoutError, TransactionError } from '../../errors';
 import type { LeaderFence } from '../../registry/registry-center';
 import type { JobConfig } from '../job-config';
 import type { JobContext } from '../job-context';
+import { parseGenerationRecord, withGeneration } from '../sharding/generation-record';
 import type { ExecutionService } from './execution-service';
 import type { ShardingService } from './sharding-service';
 
@@ -134,8 +135,8 @@ export class FailoverService {
     if (queued === null || running || generationNode === null) {
       return undefined;
     }
-    const generation = Number(generationNode.value);
-    const base = Number.isSafeInteger(generation) ? generation : 0;
+    const record = parseGenerationRecord(generationNode.value);
+    const base = record.generation;
     // Two generations: the failover run holds base + 1 and the generation stands at base + 2, so the
     // item's next regular run (claimed at the generation then current, once this run's record is gone)
     // holds a larger token than this run. With one step both held base + 1 when no resharding came
@@ -150,7 +151,7 @@ export class FailoverService {
           .delete(paths.failoverItem(item), queued.version)
           .create(paths.itemRunning(item), this.ctx.instanceId)
           .create(paths.itemFailover(item), this.ctx.instanceId, 'EPHEMERAL')
-          .setData(paths.sharding, String(next), generationNode.version),
+          .setData(paths.sharding, withGeneration(record, next), generationNode.version),
       );
     } catch (err) {
       if (err instanceof TransactionError) {

@@ -2,6 +2,11 @@ import type { LeaderFence } from '../../registry/registry-center';
 import type { TransactionBuilder } from '../../registry/txn';
 import type { JobConfig } from '../job-config';
 import type { JobContext } from '../job-context';
+import {
+  assignmentDigest,
+  formatGenerationRecord,
+  parseGenerationRecord,
+} from '../sharding/generation-record';
 import { computeAssignment, type ShardingStrategyFunction } from '../sharding/sharding-strategy';
 import type { ServerService } from './server-service';
 
@@ -64,8 +69,20 @@ export class ShardingService {
 
   generation(): Generation {
     const data = this.ctx.cache().getData(this.ctx.paths.sharding);
-    const value = data === undefined ? 0 : Number(data.value);
-    return { value: Number.isSafeInteger(value) ? value : 0, version: data?.version };
+    return { value: parseGenerationRecord(data?.value).generation, version: data?.version };
+  }
+
+  /**
+   * True when the owners this cache holds are the whole assignment the generation record stands for (see
+   * generation-record.ts): false while a resharding transaction is only partly applied here.
+   */
+  isAssignmentComplete(): boolean {
+    const record = parseGenerationRecord(this.ctx.cache().get(this.ctx.paths.sharding));
+    if (record.digest === undefined || record.itemCount === undefined) {
+      return true;
+    }
+    const owners = Array.from({ length: record.itemCount }, (_, item) => this.ownerOf(item));
+    return assignmentDigest(owners) === record.digest;
   }
 
   ownerOf(item: number): string | null {
@@ -166,6 +183,10 @@ export class ShardingService {
     }
     const generation = this.generation();
     const next = generation.value + 1;
+    const record = formatGenerationRecord(
+      next,
+      Array.from({ length: count }, (_, item) => owners.get(item) ?? null),
+    );
     const necessary = cache.getData(paths.shardingNecessary);
     const shardingExists = cache.has(paths.sharding);
     const chunks: ItemOp[][] = [];
@@ -187,7 +208,7 @@ export class ShardingService {
       await this.ctx.registry.executeInTransaction(tx => {
         fence.fence(tx);
         if (first && !shardingExists) {
-          tx.create(paths.sharding, String(next));
+          tx.create(paths.sharding, record);
         }
         if (first && multi) {
           tx.create(paths.shardingProcessing, this.ctx.instanceId, 'EPHEMERAL');
@@ -197,7 +218,7 @@ export class ShardingService {
         }
         if (last) {
           if (shardingExists) {
-            tx.setData(paths.sharding, String(next), generation.version);
+            tx.setData(paths.sharding, record, generation.version);
           }
           if (necessary !== undefined) {
             tx.delete(paths.shardingNecessary, necessary.version);
