@@ -1,7 +1,8 @@
-import { CorruptedDataError, TransactionError } from '../../errors';
+import { CorruptedDataError, NodeExistsError, TransactionError } from '../../errors';
 import { parseJobConfig, serializeJobConfig, type JobConfig } from '../job-config';
 import type { JobContext } from '../job-context';
 import type { JobDefinition } from '../define-job';
+import { createIfAbsent } from './create-if-absent';
 
 /** What a stored configuration change means for the runtime. */
 export interface ConfigChange {
@@ -44,21 +45,26 @@ export class ConfigService {
     for (let attempt = 1; ; attempt++) {
       const stat = await registry.getStat(paths.config);
       if (stat === null) {
-        if (!(await registry.isExisted(paths.root))) {
-          await registry.persist(paths.root, '');
-        }
-        try {
-          await registry.executeInTransaction(tx =>
-            tx.check(paths.root).create(paths.config, serializeJobConfig(this.definition.config)),
-          );
+        // No configuration: most likely a new job, whose root does not exist either.
+        const created = await createIfAbsent(
+          registry,
+          paths.root,
+          paths.config,
+          serializeJobConfig(this.definition.config),
+          true,
+        );
+        if (created) {
           this.current = this.definition.config;
           return this.current;
-        } catch (err) {
-          if (err instanceof TransactionError && attempt < WRITE_ATTEMPTS) {
-            continue; // someone else stored theirs first: adopt it on the next pass
-          }
-          throw err;
         }
+        if (attempt >= WRITE_ATTEMPTS) {
+          throw new TransactionError(
+            0,
+            `create ${paths.config}`,
+            new NodeExistsError(paths.config),
+          );
+        }
+        continue; // someone else stored theirs first: adopt it on the next pass
       }
       let stored: JobConfig | undefined;
       try {

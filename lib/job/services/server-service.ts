@@ -1,5 +1,5 @@
-import { NodeExistsError, TransactionError } from '../../errors';
 import type { JobContext } from '../job-context';
+import { createIfAbsent } from './create-if-absent';
 import type { InstanceService } from './instance-service';
 
 export const SERVER_ENABLED = 'ENABLED';
@@ -23,22 +23,14 @@ export class ServerService {
     if (cache.has(path)) {
       return;
     }
-    if (!cache.has(this.ctx.paths.servers)) {
-      await this.ctx.registry.persist(this.ctx.paths.servers, '');
-    }
-    try {
-      await this.ctx.registry.executeInTransaction(tx =>
-        tx.check(this.ctx.paths.servers).create(path, SERVER_ENABLED),
-      );
-    } catch (err) {
-      // Created meanwhile by another instance on this host (or an operator): theirs stands.
-      if (!(err instanceof TransactionError || err instanceof NodeExistsError)) {
-        throw err;
-      }
-      if (!(await this.ctx.registry.isExisted(path))) {
-        throw err;
-      }
-    }
+    // Created meanwhile by another instance on this host (or an operator)? Theirs stands.
+    await createIfAbsent(
+      this.ctx.registry,
+      this.ctx.paths.servers,
+      path,
+      SERVER_ENABLED,
+      !cache.has(this.ctx.paths.servers),
+    );
   }
 
   isEnabled(ip: string): boolean {
