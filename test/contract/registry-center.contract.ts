@@ -11,6 +11,7 @@ import type { ConnectionState } from '../../lib/registry/registry-center';
 import type { TransactionBuilder } from '../../lib/registry/txn';
 import { waitFor } from '../harness/events';
 import { ms } from '../harness/timing';
+import type { DrivenRegistryCenter } from '../../lib/registry/driven-registry-center';
 import type { BackendFactory } from './backend-factory';
 import { Clients, queueOf } from './clients';
 
@@ -37,6 +38,29 @@ export function describeRegistryCenterContract(factory: BackendFactory): void {
         await r.persist('/a/b/c', 'v2');
         expect(await r.get('/a/b/c')).to.equal('v2');
         expect((await r.getStat('/a/b/c'))?.version).to.equal(1);
+      });
+
+      it('persist stays an upsert while other clients create and delete the same node', async () => {
+        const writers = [await clients.connect(), await clients.connect(), await clients.connect()];
+        const [a, b, c] = writers as [
+          DrivenRegistryCenter,
+          DrivenRegistryCenter,
+          DrivenRegistryCenter,
+        ];
+        // Races of set-vs-delete and create-vs-create: every persist must succeed all the same.
+        for (let round = 0; round < 150; round++) {
+          await Promise.all([
+            a.persist('/race/flag', `a${round}`),
+            b.remove('/race/flag'),
+            c.persist('/race/flag', `c${round}`),
+            b.persist('/race/flag', `b${round}`),
+            a.remove('/race/flag'),
+            c.remove('/race/flag'),
+            a.persist('/race/flag', `d${round}`),
+          ]);
+        }
+        await a.persist('/race/flag', 'last');
+        expect(await b.getDirectly('/race/flag')).to.equal('last');
       });
 
       it('update sets an existing node and rejects an absent one with NoNodeError', async () => {

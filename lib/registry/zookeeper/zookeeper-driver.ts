@@ -37,6 +37,9 @@ import { EMPTY, ZkTreeWrites } from './zookeeper-tree-writes';
  * translation in -errors.ts.
  */
 
+/** Rounds of set-or-create before a persistent upsert that keeps losing races gives up. */
+const UPSERT_ATTEMPTS = 5;
+
 export class ZooKeeperDriver implements RegistryDriver {
   readonly description: string;
   readonly servers: string[];
@@ -171,16 +174,21 @@ export class ZooKeeperDriver implements RegistryDriver {
       await this.writes.putEphemeral(path, data);
       return;
     }
-    if (await this.writes.setIfExists(path, data)) {
-      return;
-    }
-    try {
-      await this.writes.createWithParents(path, data, ZkCreateMode.PERSISTENT);
-    } catch (e) {
-      if (!(e instanceof NodeExistsError)) {
-        throw e;
+    // An upsert racing with others' creates and deletes of the same node: set it if it exists, else
+    // create it; a create that finds it created meanwhile sets it, and a set that finds it deleted
+    // meanwhile creates it again (a few rounds; each loss means another client wrote the node).
+    for (let attempt = 1; ; attempt++) {
+      if (await this.writes.setIfExists(path, data)) {
+        return;
       }
-      await this.requests.setData(path, data); // created meanwhile by someone else: still an upsert
+      try {
+        await this.writes.createWithParents(path, data, ZkCreateMode.PERSISTENT);
+        return;
+      } catch (e) {
+        if (!(e instanceof NodeExistsError) || attempt >= UPSERT_ATTEMPTS) {
+          throw e;
+        }
+      }
     }
   }
 
