@@ -7,31 +7,14 @@ import {
   validateJobConfig,
   type JobConfig,
 } from '../../../lib/job/job-config';
+import { jobConfig } from '../ops/ops-fixture';
 
+/** A complete, valid stored configuration (the shared fixture), with item parameters. */
 function validConfig(overrides: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    schemaVersion: 1,
-    name: 'order-sync',
-    type: 'simple',
-    cron: '*/5 * * * * *',
-    timeZone: 'UTC',
-    shardingTotalCount: 3,
+  return jobConfig('order-sync', {
     shardingItemParameters: { '0': 'Beijing', '1': 'Shanghai', '2': 'Guangzhou' },
-    jobParameter: '',
-    failover: false,
-    misfire: true,
-    monitorExecution: true,
-    strategy: 'AVG_ALLOCATION',
-    disabled: false,
-    description: '',
-    maxTimeDiffSeconds: -1,
-    reconcileIntervalMinutes: 10,
-    timeoutMs: 0,
-    retry: { attempts: 1, backoffMs: 1000, maxBackoffMs: 30000 },
-    streaming: false,
-    command: null,
     ...overrides,
-  };
+  });
 }
 
 function configError(input: unknown): ConfigurationError {
