@@ -5,7 +5,13 @@ import {
   type JobConfig,
   type StrategyName,
 } from './job-config';
-import { DEFAULT_RETRY_POLICY, JOB_CONFIG_SCHEMA_VERSION, JOB_TYPES } from './job-config-types';
+import { formatValue } from './job-config-schema';
+import {
+  DEFAULT_RETRY_POLICY,
+  JOB_CONFIG_SCHEMA_VERSION,
+  JOB_TYPES,
+  STRATEGY_NAMES,
+} from './job-config-types';
 import { runDataflow } from './kinds/dataflow-kind';
 import type { ShardingContext } from './kinds/sharding-context';
 import { runScript } from './kinds/script-kind';
@@ -158,10 +164,20 @@ export function defineJob<T = unknown>(
     requireFunction(raw, 'processData', kind, 'a processData(ctx, data) function');
   }
   const strategyOption = raw.strategy;
-  if (strategyOption === 'CUSTOM') {
+  // A definition takes a built-in name or a function; 'CUSTOM' is only what the stored configuration
+  // records for a function, so the message lists exactly what a definition accepts.
+  if (
+    strategyOption !== undefined &&
+    typeof strategyOption !== 'function' &&
+    !(STRATEGY_NAMES as readonly unknown[]).includes(strategyOption)
+  ) {
     fail(
       'strategy',
-      "pass the strategy function itself; 'CUSTOM' is what the stored configuration records",
+      `must be one of ${STRATEGY_NAMES.map(n => `'${n}'`).join(', ')} or a strategy function ` +
+        `(instances, totalCount, jobName) => Map<instanceId, items>, got ${formatValue(strategyOption)}` +
+        (strategyOption === 'CUSTOM'
+          ? " ('CUSTOM' is what the stored configuration records for a function: pass the function)"
+          : ''),
     );
   }
   const custom =

@@ -100,9 +100,16 @@ export interface Issue {
   message: string;
 }
 
+/**
+ * The value as the user would write it, cut at 60 characters. Numbers JSON cannot carry (`NaN`, `Infinity`,
+ * `-Infinity`) and bigints are written as JavaScript writes them — JSON.stringify would say `null` or throw.
+ */
 export function formatValue(value: unknown): string {
   if (typeof value === 'string') {
     return JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value);
+  }
+  if ((typeof value === 'number' && !Number.isFinite(value)) || typeof value === 'bigint') {
+    return typeof value === 'bigint' ? `${value}n` : String(value);
   }
   const text = JSON.stringify(value) ?? String(value);
   return text.length > 60 ? `${text.slice(0, 60)}…` : text;
@@ -165,6 +172,14 @@ function crossFieldIssues(c: JobConfig): Issue[] {
   }
   if (c.type !== 'script' && c.command !== null) {
     add('command', `must be null for a ${c.type} job`);
+  }
+  if (c.failover && !c.monitorExecution) {
+    // Failover moves the items that were in flight on a crashed instance; only the running records that
+    // monitorExecution writes say which items those are, so without them failover could never act.
+    add(
+      'failover',
+      'true needs monitorExecution: true (failover finds the in-flight items of a crashed instance by their running records), got monitorExecution: false',
+    );
   }
   if (c.retry.maxBackoffMs < c.retry.backoffMs) {
     add(

@@ -180,6 +180,39 @@ describe('defineJob', () => {
     expect(defineError(undefined).field).to.equal('options');
   });
 
+  it('rejects failover: true with monitorExecution: false, naming both fields', () => {
+    const err = defineError({ name: 'j', execute, failover: true, monitorExecution: false });
+    expect(err.field).to.equal('failover');
+    expect(err.message).to.match(/^failover: .*monitorExecution/);
+  });
+
+  it('says NaN and Infinity for a non-finite shardingTotalCount, not null', () => {
+    expect(defineError({ name: 'j', execute, shardingTotalCount: NaN }).message).to.match(
+      /^shardingTotalCount: .*, got NaN$/,
+    );
+    expect(defineError({ name: 'j', execute, shardingTotalCount: Infinity }).message).to.match(
+      /^shardingTotalCount: .*, got Infinity$/,
+    );
+  });
+
+  it('lists exactly the strategies a definition accepts: the built-in names or a function', () => {
+    for (const strategy of ['RANDOM', 'CUSTOM', 5]) {
+      const err = defineError({ name: 'j', execute, strategy });
+      expect(err.field).to.equal('strategy');
+      const listed = err.message.slice(0, err.message.indexOf(', got'));
+      expect(listed).to.equal(
+        "strategy: must be one of 'AVG_ALLOCATION', 'ODEVITY', 'ROUND_ROBIN' or a strategy function " +
+          '(instances, totalCount, jobName) => Map<instanceId, items>',
+      );
+    }
+    for (const strategy of ['AVG_ALLOCATION', 'ODEVITY', 'ROUND_ROBIN'] as const) {
+      expect(defineJob({ name: 'j', execute, strategy }).config.strategy).to.equal(strategy);
+    }
+    expect(defineJob({ name: 'j', execute, strategy: () => new Map() }).config.strategy).to.equal(
+      'CUSTOM',
+    );
+  });
+
   describe('run', () => {
     it('runs a simple job', async () => {
       const items: number[] = [];

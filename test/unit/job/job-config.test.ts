@@ -139,6 +139,29 @@ describe('job-config', () => {
       );
     });
 
+    it('says NaN and Infinity, not "got null", for a non-finite shardingTotalCount', () => {
+      const cases: [number, string][] = [
+        [NaN, 'NaN'],
+        [Infinity, 'Infinity'],
+        [-Infinity, '-Infinity'],
+      ];
+      for (const [value, shown] of cases) {
+        expect(configError(validConfig({ shardingTotalCount: value })).message).to.equal(
+          `shardingTotalCount: must be an integer ≥ 1 and ≤ 10000, got ${shown}`,
+        );
+      }
+    });
+
+    it('rejects failover: true with monitorExecution: false, naming both fields', () => {
+      const err = configError(validConfig({ failover: true, monitorExecution: false }));
+      expect(err.field).to.equal('failover');
+      expect(err.message).to.match(/^failover: /);
+      expect(err.message).to.contain('monitorExecution');
+      expect(
+        validateJobConfig(validConfig({ failover: false, monitorExecution: false })),
+      ).to.include({ failover: false, monitorExecution: false });
+    });
+
     it('names a missing field and an unknown field', () => {
       const missing = validConfig();
       delete missing.misfire;
@@ -237,6 +260,11 @@ describe('job-config', () => {
       ],
       ['an unknown field', JSON.stringify(validConfig({ extra: true })), /extra: unknown field/],
       ['a bad cron', JSON.stringify(validConfig({ cron: '61 * * * * *' })), /cron: /],
+      [
+        'failover without monitorExecution',
+        JSON.stringify(validConfig({ failover: true, monitorExecution: false })),
+        /failover: .*monitorExecution/,
+      ],
     ];
     for (const [what, raw, reason] of corrupted) {
       it(`reports ${what} as CorruptedDataError with the path`, () => {
