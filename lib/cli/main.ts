@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { EXIT_USAGE, reportFailure, stripCommanderPrefix, UsageError } from './cli-errors';
 import { registerDemoCommand } from './commands/demo';
 import { registerJobsCommand } from './commands/jobs';
@@ -9,6 +11,7 @@ import { registerShutdownCommand } from './commands/shutdown';
 import { registerStatusCommand } from './commands/status';
 import { registerToggleCommands } from './commands/toggle';
 import { registerTriggerCommand } from './commands/trigger';
+import { tolerateClosedOutput } from './output';
 
 /**
  * The `shardline` command: `run`, `jobs`, `status`, `trigger`, `disable`, `enable`, `shutdown`, `remove`
@@ -25,6 +28,7 @@ export async function main(argv: string[]): Promise<number> {
   const program = new Command()
     .name('shardline')
     .description('Distributed sharding jobs over ZooKeeper, etcd or an embedded registry')
+    .version(packageVersion(), '-V, --version', 'print the version of shardline')
     .exitOverride()
     .configureOutput({
       // commander's own errors (unknown option, missing argument…) become our one line too.
@@ -54,10 +58,20 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+/**
+ * The `version` of our package.json, which sits two levels up both from `lib/cli/main.ts` and from the
+ * built `dist/cli/main.js`.
+ */
+function packageVersion(): string {
+  const raw = readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8');
+  return (JSON.parse(raw) as { version: string }).version;
+}
+
 /** Force the exit if something (a driver's socket or timer) still holds the event loop this long after. */
 const EXIT_GRACE_MS = 3000;
 
 if (require.main === module) {
+  tolerateClosedOutput();
   void main(process.argv).then(code => {
     process.exitCode = code;
     setTimeout(() => process.exit(code), EXIT_GRACE_MS).unref();

@@ -3,9 +3,36 @@
  * tables for people.
  */
 
-/** Writes one line to stdout. */
+/** Set once the reader of stdout has gone away (`shardline status … | head -1`). */
+let stdoutClosed = false;
+
+/** Writes one line to stdout; nothing once the reader has closed the pipe. */
 export function printLine(line = ''): void {
-  process.stdout.write(`${line}\n`);
+  if (!stdoutClosed) {
+    process.stdout.write(`${line}\n`);
+  }
+}
+
+/**
+ * For the `shardline` process only: a reader that closes our stdout or stderr early (`| head -1`) is a
+ * normal end, not a crash. Node ignores SIGPIPE and reports the write as an asynchronous EPIPE 'error'
+ * event, which without a listener is an uncaught exception with a stack trace. With this, the rest of
+ * the output is dropped and the command finishes as it would have (closing its registry, same exit code).
+ * Other stream errors are left to Node (they are real failures).
+ */
+export function tolerateClosedOutput(): void {
+  const onError = (err: NodeJS.ErrnoException): void => {
+    if (err.code !== 'EPIPE') {
+      throw err;
+    }
+    stdoutClosed = true;
+  };
+  process.stdout.on('error', onError);
+  process.stderr.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') {
+      throw err;
+    }
+  });
 }
 
 /** Pretty-printed JSON, one document per command. */

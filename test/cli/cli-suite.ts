@@ -116,6 +116,21 @@ export function describeCliSuite(backend: () => CliBackend): void {
     expect(human.stdout).to.contain('1     pod-b     RUNNING   yes');
   });
 
+  it('status | head -1: a reader that closes stdout early ends the command quietly (exit 0, no EPIPE stack)', async () => {
+    await job('sync', { shardingTotalCount: 64 });
+    for (const args of [
+      ['status', 'sync'],
+      ['jobs', '--json'],
+    ]) {
+      const reader = startCli([...args, '--registry', url]);
+      // The reader goes away before the CLI (still loading and connecting) has written anything.
+      reader.child.stdout?.destroy();
+      const result = await reader.done;
+      expect(result.stderr, args.join(' ')).to.equal('');
+      expect(result.code, args.join(' ')).to.equal(0);
+    }
+  });
+
   it('trigger and shutdown write a request per live instance', async () => {
     await job('sync');
     await instance('sync', 'pod-a');

@@ -10,7 +10,7 @@ export function registerJobsCommand(program: Command): void {
   withCommonOptions(program.command('jobs'))
     .description('list the jobs of the namespace')
     .action(async (options: CommonOptions) => {
-      const jobs = await withOperations(options, ops => ops.listJobs());
+      const jobs = await withOperations(options, 'jobs', ops => ops.listJobs());
       if (options.json) {
         printJson(jobs);
         return;

@@ -16,7 +16,7 @@ export function registerRemoveCommand(program: Command): void {
     .option('--force', 'remove even while instances are alive', false)
     .description('delete the job (refused while instances are alive unless --force)')
     .action(async (job: string, options: RemoveCommandOptions) => {
-      const result = await withOperations(options, ops =>
+      const result = await withOperations(options, 'remove', ops =>
         ops.remove(job, { force: options.force }),
       );
       if (options.json) {

@@ -2,7 +2,12 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { startWorker, type Worker } from '../../job/worker';
 import { consoleLogger } from '../../logger';
 import type { CoordinatorRegistryCenter } from '../../registry/registry-center';
-import { openRegistry, withCommonOptions, type CommonOptions } from '../cli-context';
+import {
+  DEFAULT_REGISTRY_URL,
+  openRegistry,
+  withCommonOptions,
+  type CommonOptions,
+} from '../cli-context';
 import { loadJobModule } from '../module-loader';
 import { printJson, printLine } from '../output';
 
@@ -24,7 +29,7 @@ export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
  * `remove`).
  */
 export function registerRunCommand(program: Command): void {
-  withCommonOptions(program.command('run'))
+  withCommonOptions(program.command('run'), DEFAULT_REGISTRY_URL)
     .argument(
       '<module>',
       'JS/TS module exporting defineJob results (default export array or named)',
@@ -39,7 +44,7 @@ export function registerRunCommand(program: Command): void {
     .description('run a worker for the jobs a module exports')
     .action(async (module: string, options: RunOptions) => {
       const jobs = loadJobModule(module);
-      const registry = await openRegistry(options.registry);
+      const registry = await openRegistry(options.registry ?? DEFAULT_REGISTRY_URL);
       let worker: Worker;
       try {
         worker = await startWorker({

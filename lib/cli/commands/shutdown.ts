@@ -11,7 +11,7 @@ export function registerShutdownCommand(program: Command): void {
     .argument('<job>', 'job name')
     .description('stop the job on every live instance (workers keep their other jobs)')
     .action(async (job: string, options: CommonOptions) => {
-      const result = await withOperations(options, ops => ops.shutdown(job));
+      const result = await withOperations(options, 'shutdown', ops => ops.shutdown(job));
       if (options.json) {
         printJson(result);
       } else if (result.instances.length === 0) {

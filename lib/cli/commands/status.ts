@@ -11,7 +11,7 @@ export function registerStatusCommand(program: Command): void {
     .argument('<job>', 'job name')
     .description("show a job's status, leader, instances and sharding items")
     .action(async (job: string, options: CommonOptions) => {
-      const status = await withOperations(options, ops => ops.getJobStatus(job));
+      const status = await withOperations(options, 'status', ops => ops.getJobStatus(job));
       if (options.json) {
         printJson(status);
         return;

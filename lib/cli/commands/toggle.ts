@@ -34,7 +34,7 @@ export function registerToggleCommands(program: Command): void {
           );
         }
         const target = { server: options.server, item: options.item };
-        const result = await withOperations(options, ops =>
+        const result = await withOperations(options, name, ops =>
           enabled ? ops.enable(job, target) : ops.disable(job, target),
         );
         if (options.json) {

@@ -11,7 +11,7 @@ export function registerTriggerCommand(program: Command): void {
     .argument('<job>', 'job name')
     .description('run the job once now on every live instance')
     .action(async (job: string, options: CommonOptions) => {
-      const result = await withOperations(options, ops => ops.trigger(job));
+      const result = await withOperations(options, 'trigger', ops => ops.trigger(job));
       if (options.json) {
         printJson(result);
       } else if (result.instances.length === 0) {
