@@ -12,7 +12,7 @@ import type { ExecutionService } from './services/execution-service';
 import type { FailoverService } from './services/failover-service';
 import type { MisfireService } from './services/misfire-service';
 import type { ServerService } from './services/server-service';
-import type { ShardingService } from './services/sharding-service';
+import { tokenOf, type ShardingService } from './services/sharding-service';
 
 export interface ItemSchedulerOptions {
   ctx: JobContext;
@@ -256,7 +256,11 @@ export class ItemScheduler {
     }
     this.starting.add(item);
     try {
-      let fencingToken = this.o.sharding.generation().value;
+      const { stamp } = this.o.sharding.generation();
+      if (stamp === undefined) {
+        return; // no assignment record yet: nothing is ours
+      }
+      let fencingToken = tokenOf(stamp);
       let sessionEpoch: number | undefined;
       if (config.monitorExecution) {
         const claim = await this.o.execution.claim(item);

@@ -1,4 +1,9 @@
-import { ConfigurationError, CorruptedDataError, TransactionError } from '../errors';
+import {
+  ConfigurationError,
+  CorruptedDataError,
+  InstanceIdConflictError,
+  TransactionError,
+} from '../errors';
 import { delay } from '../internal/async';
 import type { Logger } from '../logger';
 import type {
@@ -68,6 +73,8 @@ export class JobRuntime {
   readonly items: ItemScheduler;
   private readonly reactions: JobReactions;
   private leaderWake: (() => void) | undefined;
+  /** Resharding passes this instance committed as leader (bounded-work tests and metrics read it). */
+  reshardings = 0;
   private stopping: Promise<void> | undefined;
   private readonly logger: Logger;
 
@@ -90,7 +97,7 @@ export class JobRuntime {
       },
     };
     this.config = new ConfigService(this.ctx, definition);
-    this.instances = new InstanceService(this.ctx, instanceInfo);
+    this.instances = new InstanceService(this.ctx, instanceInfo, err => this.report(err));
     this.servers = new ServerService(this.ctx, this.instances);
     this.sharding = new ShardingService(
       this.ctx,
@@ -134,7 +141,12 @@ export class JobRuntime {
       onConfigValue: raw => this.onConfigValue(raw),
       onMembershipChanged: () => this.wakeLeader(),
       onShardingRequested: () => this.wakeLeader(),
-      onAssignmentChanged: () => this.items.assignmentChanged(),
+      onAssignmentChanged: () => {
+        this.items.assignmentChanged();
+        if (this.isLeader && !this.sharding.isRecordSound()) {
+          this.wakeLeader(); // someone wrote into the record: the leader reports and rewrites it
+        }
+      },
       onItemReleased: item => this.items.itemReleased(item),
       onFailoverQueued: () => this.items.failoverAvailable(),
       onTrigger: () => this.triggers.consume(() => this.items.trigger()),
@@ -214,15 +226,24 @@ export class JobRuntime {
         if ((await this.failover.reap(fence)) > 0) {
           backoff = 50;
         }
-        if (this.sharding.isPending() || this.sharding.isOutOfDate()) {
+        // One pass per wake-up at most: a pass consumes the requests it saw, so passes follow the rate
+        // of real changes (requests, membership, configuration), never a loop of their own.
+        if (this.sharding.needsPass()) {
+          const corruption = this.sharding.corruption();
+          if (corruption !== undefined) {
+            this.report(corruption); // the pass below rewrites the record
+          }
           const generation = await this.sharding.reshard(fence);
+          this.reshardings++;
           this.logger.info('resharding committed', { generation });
           await this.ctx
             .cache()
-            .waitFor(() => this.sharding.generation().value >= generation, {
-              timeoutMs: RESHARD_RETRY_MAX_MS,
-              signal,
-            })
+            .waitFor(
+              () =>
+                this.sharding.generation().value >= generation &&
+                !this.ctx.cache().has(this.ctx.paths.shardingProcessing),
+              { timeoutMs: RESHARD_RETRY_MAX_MS, signal },
+            )
             .catch(() => undefined);
           await this.collectServers();
           backoff = 50;
@@ -235,8 +256,17 @@ export class JobRuntime {
         if (!(err instanceof TransactionError)) {
           this.report(err);
         }
-        // A stale view or a lost fence: wait for the cache to move (or a capped backoff), then re-judge.
-        await delay(backoff, signal).catch(() => undefined);
+        // A stale view or a lost fence: wait for a change (a request, membership) or a capped backoff
+        // while the cache catches up, then re-judge. A pass that failed half-way left its own marker,
+        // which keeps needsPass() true until a pass completes.
+        // (An abort wakes the leader too: leaderDuties turns it into a wake-up.)
+        await new Promise<void>(resolve => {
+          const timer = setTimeout(resolve, backoff);
+          void woken.then(() => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
         backoff = Math.min(backoff * 2, RESHARD_RETRY_MAX_MS);
         continue;
       }
@@ -304,6 +334,10 @@ export class JobRuntime {
         return;
       } catch (err) {
         this.report(err);
+        if (err instanceof InstanceIdConflictError) {
+          void this.stop(0); // another live process holds our id now: leave it, never fight for it
+          return;
+        }
         await delay(backoff);
         backoff = Math.min(backoff * 2, RESHARD_RETRY_MAX_MS);
       }

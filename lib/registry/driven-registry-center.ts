@@ -36,6 +36,9 @@ export interface DrivenRegistryCenterOptions {
   connectTimeoutMs?: number;
   requestTimeoutMs?: number;
   readCacheSize?: number;
+  /** Only whether they are set is read here (`hasCredentials`); the driver uses them. */
+  auth?: unknown;
+  tls?: { cert?: unknown };
 }
 
 interface RegistryCenterEvents {
@@ -71,6 +74,7 @@ export class DrivenRegistryCenter
   private initPromise: Promise<void> | undefined;
   /** Paths already validated by `get()`, so the hot path skips the checks (bounded). */
   private readonly knownPaths = new Set<string>();
+  readonly hasCredentials: boolean;
 
   constructor(
     /** The backend; exposed for test hooks (session expiry, connection drop) only. */
@@ -78,6 +82,7 @@ export class DrivenRegistryCenter
     options: DrivenRegistryCenterOptions = {},
   ) {
     super();
+    this.hasCredentials = options.auth !== undefined || options.tls?.cert !== undefined;
     this.connectTimeoutMs = positive(
       options.connectTimeoutMs,
       DEFAULT_CONNECT_TIMEOUT_MS,
@@ -185,7 +190,12 @@ export class DrivenRegistryCenter
       const data = await this.driver.read(path);
       return data === null
         ? null
-        : { value: data.value, version: data.version, ephemeral: data.ephemeral };
+        : {
+            value: data.value,
+            version: data.version,
+            stamp: data.stamp,
+            ephemeral: data.ephemeral,
+          };
     });
   }
 

@@ -20,6 +20,14 @@ function bySequence(a: string, b: string): number {
 }
 
 /**
+ * The name of the node that holds the latch (the lowest sequence) among a latch's children, or undefined
+ * when there is none. Pure; lets a reader judge from a cached children list who the holder is.
+ */
+export function latchHolder(children: readonly string[]): string | undefined {
+  return [...children].sort(bySequence)[0];
+}
+
+/**
  * One acquisition of a blocking, fair (FIFO) latch built on the registry contract only, so it behaves the
  * same on every backend (Curator's LeaderLatch / InterProcessMutex, etcd's concurrency.Mutex):
  *

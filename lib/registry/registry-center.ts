@@ -44,6 +44,11 @@ export interface CoordinatorRegistryCenter {
   readonly sessionTimeoutMs: number;
   /** Endpoints and namespace, without credentials, for messages. */
   readonly description: string;
+  /**
+   * Whether this client presents credentials (ZooKeeper digest, etcd user/password or TLS client
+   * certificate). False says nothing about the server: it may still be open to every client.
+   */
+  readonly hasCredentials: boolean;
 
   init(): Promise<void>;
   close(): Promise<void>;
@@ -96,6 +101,11 @@ export interface NodeStat {
   value: string;
   /** Number of value changes since creation (0 at creation), as ZooKeeper's dataVersion. */
   version: number;
+  /**
+   * The registry's global modification order of this node's last write (ZooKeeper mzxid, etcd
+   * mod_revision, memory revision): it only grows, whoever writes, also across a delete and re-create.
+   */
+  stamp: bigint;
   ephemeral: boolean;
 }
 

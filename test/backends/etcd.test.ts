@@ -1,5 +1,6 @@
 import { describeJobFailureContract } from '../contract/job-failure.contract';
 import { describeJobContract } from '../contract/job.contract';
+import { describeJobLivenessContract } from '../contract/job-liveness.contract';
 import { describeLeaderLatchContract } from '../contract/leader-latch.contract';
 import { describeRegistryCenterContract } from '../contract/registry-center.contract';
 import { describeServerRestartContract } from '../contract/server-restart.contract';
@@ -14,5 +15,6 @@ describe('etcd backend', function () {
   describeLeaderLatchContract(factory);
   describeJobContract(factory);
   describeJobFailureContract(factory);
+  describeJobLivenessContract(factory);
   describeServerRestartContract(factory);
 });

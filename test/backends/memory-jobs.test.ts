@@ -1,3 +1,4 @@
+import { describeJobLivenessContract } from '../contract/job-liveness.contract';
 import { describeJobFailureContract } from '../contract/job-failure.contract';
 import { describeJobContract } from '../contract/job.contract';
 import { memoryFactory } from './memory-factory';
@@ -5,4 +6,5 @@ import { memoryFactory } from './memory-factory';
 describe('memory backend: jobs', () => {
   describeJobContract(memoryFactory);
   describeJobFailureContract(memoryFactory);
+  describeJobLivenessContract(memoryFactory);
 });

@@ -49,9 +49,21 @@ export class JobCluster {
     return this.observerCache;
   }
 
-  async start(id: string, job: JobDefinition): Promise<Member> {
-    const registry = await this.clients.connect();
-    const worker = await startWorker({ registry, jobs: [job], instanceId: id });
+  /**
+   * Starts a worker on a new client, or on `options.registry` (connected beforehand, so that a start can
+   * follow another within microseconds); `options.wrap` may hand it a view of that client (a write hook).
+   */
+  async start(
+    id: string,
+    job: JobDefinition,
+    options: {
+      wrap?: (registry: DrivenRegistryCenter) => DrivenRegistryCenter;
+      registry?: DrivenRegistryCenter;
+    } = {},
+  ): Promise<Member> {
+    const registry = options.registry ?? (await this.clients.connect());
+    const wrap = options.wrap ?? ((r: DrivenRegistryCenter) => r);
+    const worker = await startWorker({ registry: wrap(registry), jobs: [job], instanceId: id });
     const executed = new EventQueue<ExecutedEvent>();
     const errors = new EventQueue<WorkerEvents['error'][0]>();
     worker.on('executed', e => executed.push(e));

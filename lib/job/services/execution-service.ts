@@ -2,7 +2,7 @@ import { isRetryable, TransactionError } from '../../errors';
 import { delay } from '../../internal/async';
 import type { JobContext } from '../job-context';
 import type { InstanceService } from './instance-service';
-import type { ShardingService } from './sharding-service';
+import { tokenOf, type ShardingService } from './sharding-service';
 
 export type Claim =
   | { status: 'claimed'; fencingToken: number; sessionEpoch: number }
@@ -29,8 +29,9 @@ export interface DeadRecord {
  * An item starts only through `claim()`: one transaction that checks the assignment generation and the
  * item's owner node at the versions this instance saw, and creates the running record. So an item never
  * starts on an instance that lost it, nor while another running record exists, and the fencing token
- * handed to the execution is the generation the server held at that moment — it grows with every change
- * of hands.
+ * handed to the execution is derived from the registry's own modification stamp of the generation record
+ * the server held at that moment (`tokenOf`) — it grows with every change of hands, and no value written
+ * into the record can make it go back. Without a record there is nothing to run.
  *
  * The record is persistent so that a crash leaves evidence of what was in flight (for failover), and it
  * is bound to its writer's liveness: the leader reaps a record whose writer's instance node is gone or
@@ -61,13 +62,15 @@ export class ExecutionService {
         return { status: 'busy' };
       }
       const generation = this.sharding.generation();
+      if (generation.version === undefined || generation.stamp === undefined) {
+        return { status: 'stale' }; // no assignment record: nothing can be ours to run
+      }
+      const { version: recordVersion, stamp } = generation;
       const pendingFailover = cache.getData(paths.failoverItem(item));
       const sessionEpoch = registry.sessionEpoch;
       try {
         await registry.executeInTransaction(tx => {
-          if (generation.version !== undefined) {
-            tx.check(paths.sharding, generation.version);
-          }
+          tx.check(paths.sharding, recordVersion);
           tx.check(paths.itemInstance(item), owner.version).create(
             paths.itemRunning(item),
             this.ctx.instanceId,
@@ -77,7 +80,7 @@ export class ExecutionService {
             tx.delete(paths.failoverItem(item), pendingFailover.version);
           }
         });
-        return { status: 'claimed', fencingToken: generation.value, sessionEpoch };
+        return { status: 'claimed', fencingToken: tokenOf(stamp), sessionEpoch };
       } catch (err) {
         if (!(err instanceof TransactionError)) {
           throw err;

@@ -3,6 +3,7 @@ import type { LeaderFence } from '../../registry/registry-center';
 import type { JobConfig } from '../job-config';
 import type { JobContext } from '../job-context';
 import { parseGenerationRecord, withGeneration } from '../sharding/generation-record';
+import { tokenOf } from './sharding-service';
 import type { ExecutionService } from './execution-service';
 import type { ShardingService } from './sharding-service';
 
@@ -23,9 +24,9 @@ const REAP_PER_TXN = 50;
  *   failover job, queues the item under `leader/failover/items/{n}` in the same fenced transaction.
  * - Idle instances claim queued items one at a time under the failover latch: one transaction deletes
  *   the queue entry, creates the running record and the ephemeral `sharding/{n}/failover` marker, and
- *   bumps the assignment generation by two: the run's token is the first, so it grows with this change
- *   of hands, and the item's next regular run gets at least the second, so it grows again when the item
- *   goes back to its owner. The run replaces the missed fire; if the claimer dies too, its record is
+ *   rewrites the generation record (generation + 1). The run's token is `2s + 1` over the record's stamp
+ *   s, so it grows with this change of hands, and the item's next regular run is claimed over the
+ *   rewritten record (stamp > s, token ≥ 2s + 2), so it grows again when the item goes back to its owner. The run replaces the missed fire; if the claimer dies too, its record is
  *   reaped and the item queued again.
  * - A regular run of the item (its new owner's next fire) removes a still-queued entry in its own claim
  *   transaction: one run covers the missed fire, never two.
@@ -136,13 +137,10 @@ export class FailoverService {
       return undefined;
     }
     const record = parseGenerationRecord(generationNode.value);
-    const base = record.generation;
-    // Two generations: the failover run holds base + 1 and the generation stands at base + 2, so the
-    // item's next regular run (claimed at the generation then current, once this run's record is gone)
-    // holds a larger token than this run. With one step both held base + 1 when no resharding came
-    // between them, and a store fencing on the token could not refuse a late write of this run.
-    const token = base + 1;
-    const next = base + 2;
+    // The run's token is 2s + 1 over the record's stamp s (tokenOf): above every token claimed at s, and
+    // below the next regular run's, which is claimed over the record this claim rewrites (stamp > s).
+    const token = tokenOf(generationNode.stamp, true);
+    const next = record.generation + 1;
     const sessionEpoch = registry.sessionEpoch;
     try {
       await registry.executeInTransaction(tx =>

@@ -1,3 +1,5 @@
+import { CorruptedDataError } from '../../errors';
+import { latchHolder } from '../../registry/leader-latch';
 import type { LeaderFence } from '../../registry/registry-center';
 import type { TransactionBuilder } from '../../registry/txn';
 import type { JobConfig } from '../job-config';
@@ -23,11 +25,33 @@ interface ItemOp {
   apply(tx: TransactionBuilder): void;
 }
 
-/** The assignment generation: bumped by every resharding (and failover claim); the fencing token source. */
+/** The assignment generation: bumped by every resharding (and failover claim). */
 export interface Generation {
+  /** The generation number the record carries (0 when absent or unreadable): a label, not the token. */
   value: number;
   /** Version of `/{job}/sharding`, checked by execution starts; `undefined` while the node is absent. */
   version: number | undefined;
+  /**
+   * The registry's own modification stamp of `/{job}/sharding` (ZooKeeper mzxid, etcd mod_revision, memory
+   * revision): every write to the node, by us or by anyone, raises it. The fencing token source.
+   */
+  stamp: bigint | undefined;
+  /** True when the record exists but does not parse (someone wrote into it). */
+  corrupt: boolean;
+}
+
+/** Who wrote `leader/sharding/processing`, judged against the current latch holder (see isPending). */
+export type MarkerState = 'none' | 'current' | 'foreign';
+
+/**
+ * The fencing token of a run claimed at the generation record's stamp: `2 × stamp`. A failover run claimed
+ * over the record at stamp s gets `2s + 1` (its claim rewrites the record, so the next regular run holds at
+ * least `2(s + 1)`). The stamp is a counter the registry maintains itself and every write raises, so the
+ * token never goes back whatever anyone writes into the record; ZooKeeper's zxid and etcd's revision stay
+ * far below 2^52, so the doubled value is an exact JavaScript number.
+ */
+export function tokenOf(stamp: bigint, failover = false): number {
+  return Number(stamp) * 2 + (failover ? 1 : 0);
 }
 
 /**
@@ -36,12 +60,19 @@ export interface Generation {
  * - Anyone may *request* resharding (`leader/sharding/necessary`); a joining instance does, and the
  *   leader does on membership, server and configuration changes.
  * - The leader computes the assignment from the live, enabled instances (sorted) with the job's strategy
- *   and writes only the differences, fenced by its latch node; the last transaction bumps the generation
- *   (`/{job}/sharding`'s value) and deletes the request at the version it read, so a request made
- *   meanwhile survives and triggers another pass. Large changes (more than ~100 operations, e.g. 50 new
- *   items) are written in several fenced transactions under `leader/sharding/processing`.
- * - Followers never execute while a request or a resharding is pending; they wait on the cache with a
- *   deadline (`waitSettled`), never by polling.
+ *   and writes only the differences, fenced by its latch node. A pass *consumes* the request in its first
+ *   transaction (a delete at the version it read): a request made after that read fails the first
+ *   transaction (nothing written; the pass starts over on the fresh view) and one made after the first
+ *   transaction is a new node, served by exactly one more pass. Requests are coalesced, never lost, and
+ *   never strand anything. The last transaction bumps the generation (`/{job}/sharding`'s value).
+ * - Large changes (more than ~100 operations, e.g. 50 new items) are written in several fenced
+ *   transactions; the first creates `leader/sharding/processing` (in the same transaction that consumes
+ *   the request, so followers see no gap), naming the leader term (the latch node) that wrote it, and the
+ *   last deletes it. A marker of any other term — a former leader that lost the latch while its session
+ *   lived — blocks no one, and the current leader deletes it. A pass that fails half-way leaves its own
+ *   marker; the next pass (the leader retries while its marker stands) finishes the differences.
+ * - Followers never execute while a request or a current-term resharding is pending; they wait on the
+ *   cache with a deadline (`waitSettled`), never by polling.
  */
 export class ShardingService {
   constructor(
@@ -51,11 +82,58 @@ export class ShardingService {
     private readonly strategy: () => ShardingStrategyFunction,
   ) {}
 
+  /** A request is open or the current leader term is writing a resharding: followers wait. */
   isPending(): boolean {
+    return this.ctx.cache().has(this.ctx.paths.shardingNecessary) || this.marker() === 'current';
+  }
+
+  /** The path that makes the job pending now (for stall reports), or undefined when settled. */
+  pendingPath(): string | undefined {
+    const { paths } = this.ctx;
+    if (this.ctx.cache().has(paths.shardingNecessary)) {
+      return paths.shardingNecessary;
+    }
+    return this.marker() === 'current' ? paths.shardingProcessing : undefined;
+  }
+
+  /**
+   * The processing marker against the current leader term: the term is the latch node with the lowest
+   * sequence (the holder), which the job's cache mirrors. `foreign` means a marker of a former term.
+   */
+  marker(): MarkerState {
+    const cache = this.ctx.cache();
+    const marker = cache.get(this.ctx.paths.shardingProcessing);
+    if (marker === null) {
+      return 'none';
+    }
+    const holder = latchHolder(cache.children(this.ctx.paths.electionLatch));
+    return holder !== undefined && marker === `${this.ctx.paths.electionLatch}/${holder}`
+      ? 'current'
+      : 'foreign';
+  }
+
+  /**
+   * Leader only: whether a pass is due — a request, any processing marker (ours from a pass that failed
+   * half-way, or a former term's, which we replace), an assignment that differs from the strategy's, or
+   * a generation record that is unreadable or does not stand for the stored owners (rewritten).
+   */
+  needsPass(): boolean {
     const cache = this.ctx.cache();
     return (
-      cache.has(this.ctx.paths.shardingNecessary) || cache.has(this.ctx.paths.shardingProcessing)
+      cache.has(this.ctx.paths.shardingNecessary) ||
+      cache.has(this.ctx.paths.shardingProcessing) ||
+      this.isOutOfDate() ||
+      !this.isRecordSound()
     );
+  }
+
+  /**
+   * The generation record reads, carries a digest and stands for the owners this cache holds. False
+   * after someone wrote into it (garbage, an emptied or forged record): the leader's next pass rewrites it.
+   */
+  isRecordSound(): boolean {
+    const record = parseGenerationRecord(this.ctx.cache().get(this.ctx.paths.sharding));
+    return record.valid && record.digest !== undefined && this.isAssignmentComplete();
   }
 
   async requestResharding(): Promise<void> {
@@ -69,7 +147,24 @@ export class ShardingService {
 
   generation(): Generation {
     const data = this.ctx.cache().getData(this.ctx.paths.sharding);
-    return { value: parseGenerationRecord(data?.value).generation, version: data?.version };
+    const record = parseGenerationRecord(data?.value);
+    return {
+      value: record.generation,
+      version: data?.version,
+      stamp: data?.stamp,
+      corrupt: data !== undefined && !record.valid,
+    };
+  }
+
+  /** The error reporting an unreadable generation record, or undefined when it reads. */
+  corruption(): CorruptedDataError | undefined {
+    const data = this.ctx.cache().getData(this.ctx.paths.sharding);
+    return data !== undefined && !parseGenerationRecord(data.value).valid
+      ? new CorruptedDataError(
+          this.ctx.paths.sharding,
+          `not a generation record (expected "<generation>:<items>:<digest>"): ${JSON.stringify(data.value.slice(0, 80))}`,
+        )
+      : undefined;
   }
 
   /**
@@ -187,6 +282,14 @@ export class ShardingService {
       next,
       Array.from({ length: count }, (_, item) => owners.get(item) ?? null),
     );
+    const marker = cache.getData(paths.shardingProcessing);
+    if (marker !== undefined && marker.value !== fence.path) {
+      // A former term's marker: it blocks no one, but it must not outlive our pass either.
+      await this.ctx.registry.executeInTransaction(tx =>
+        fence.fence(tx).delete(paths.shardingProcessing, marker.version),
+      );
+    }
+    const ownMarker = marker !== undefined && marker.value === fence.path;
     const necessary = cache.getData(paths.shardingNecessary);
     const shardingExists = cache.has(paths.sharding);
     const chunks: ItemOp[][] = [];
@@ -201,17 +304,24 @@ export class ShardingService {
         chunkOps += op.ops;
       }
     }
-    const multi = chunks.length > 1;
-    for (let i = 0; i < Math.max(1, chunks.length); i++) {
+    const total = Math.max(1, chunks.length);
+    for (let i = 0; i < total; i++) {
       const first = i === 0;
-      const last = i === Math.max(1, chunks.length) - 1;
+      const last = i === total - 1;
       await this.ctx.registry.executeInTransaction(tx => {
         fence.fence(tx);
-        if (first && !shardingExists) {
-          tx.create(paths.sharding, record);
-        }
-        if (first && multi) {
-          tx.create(paths.shardingProcessing, this.ctx.instanceId, 'EPHEMERAL');
+        if (first) {
+          if (necessary !== undefined) {
+            // Consumed here, at the version we read: a request made after our read fails this
+            // transaction (nothing is written; the next pass sees it), one made after it is a new node.
+            tx.delete(paths.shardingNecessary, necessary.version);
+          }
+          if (!shardingExists) {
+            tx.create(paths.sharding, record);
+          }
+          if (!last && !ownMarker) {
+            tx.create(paths.shardingProcessing, fence.path, 'EPHEMERAL');
+          }
         }
         for (const op of chunks[i] ?? []) {
           op.apply(tx);
@@ -220,10 +330,7 @@ export class ShardingService {
           if (shardingExists) {
             tx.setData(paths.sharding, record, generation.version);
           }
-          if (necessary !== undefined) {
-            tx.delete(paths.shardingNecessary, necessary.version);
-          }
-          if (multi) {
+          if (!first || ownMarker) {
             tx.delete(paths.shardingProcessing);
           }
         }

@@ -12,16 +12,32 @@ export interface GenerationRecord {
   /** Items the digest covers (0..itemCount-1); `undefined` when the record carries no digest. */
   itemCount: number | undefined;
   digest: string | undefined;
+  /**
+   * False when a value is present but is not a record (someone wrote into the node): it then reads as
+   * generation 0 with no digest, and the job reports it and rewrites it. Absent or empty reads as valid.
+   */
+  valid: boolean;
 }
 
+const RECORD = /^(\d{1,15})(?::(\d{1,9}):([0-9a-f]{8}))?$/;
+
 export function parseGenerationRecord(raw: string | null | undefined): GenerationRecord {
-  const [g, count, digest] = (raw ?? '').split(':');
-  const generation = Number(g);
-  const itemCount = count === undefined ? NaN : Number(count);
+  const match = RECORD.exec(raw ?? '');
+  if (match === null) {
+    return {
+      generation: 0,
+      itemCount: undefined,
+      digest: undefined,
+      // '' is a parent created empty (a child written with its parents): no record yet, not corruption.
+      valid: raw === null || raw === undefined || raw === '',
+    };
+  }
+  const [, g, count, digest] = match;
   return {
-    generation: Number.isSafeInteger(generation) && generation >= 0 ? generation : 0,
-    itemCount: Number.isSafeInteger(itemCount) && itemCount >= 0 ? itemCount : undefined,
-    digest: digest === undefined || digest === '' ? undefined : digest,
+    generation: Number(g),
+    itemCount: count === undefined ? undefined : Number(count),
+    digest,
+    valid: true,
   };
 }
 

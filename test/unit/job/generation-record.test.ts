@@ -13,6 +13,7 @@ describe('generation record', () => {
       generation: 7,
       itemCount: 3,
       digest: assignmentDigest(['a', 'b', null]),
+      valid: true,
     });
   });
 
@@ -22,18 +23,23 @@ describe('generation record', () => {
     expect(assignmentDigest(['ab', 'c'])).to.not.equal(assignmentDigest(['a', 'bc']));
   });
 
-  it('reads a bare number (no digest) and garbage as generation 0 without a check', () => {
+  it('reads a bare number (no digest); garbage reads as generation 0 and is flagged invalid', () => {
     expect(parseGenerationRecord('12')).to.deep.equal({
       generation: 12,
       itemCount: undefined,
       digest: undefined,
+      valid: true,
     });
-    expect(parseGenerationRecord('x')).to.deep.equal({
-      generation: 0,
-      itemCount: undefined,
-      digest: undefined,
-    });
-    expect(parseGenerationRecord(null).generation).to.equal(0);
+    for (const garbage of ['x', 'abc', '-1', '1:2', '1:2:xyz', '1.5', ' 3', '3:4:0000000g']) {
+      expect(parseGenerationRecord(garbage), garbage).to.deep.equal({
+        generation: 0,
+        itemCount: undefined,
+        digest: undefined,
+        valid: false,
+      });
+    }
+    expect(parseGenerationRecord(null)).to.include({ generation: 0, valid: true });
+    expect(parseGenerationRecord('')).to.include({ generation: 0, valid: true });
   });
 
   it('keeps the digest when only the generation moves (a failover claim)', () => {

@@ -1,0 +1,158 @@
+import { expect } from 'chai';
+import { CorruptedDataError } from '../../lib/errors';
+import type { DrivenRegistryCenter } from '../../lib/registry/driven-registry-center';
+import { ms } from '../harness/timing';
+import { range, RunLedger } from '../harness/run-ledger';
+import { withWriteHook } from '../harness/write-hook';
+import type { BackendFactory } from './backend-factory';
+import { Clients } from './clients';
+import { JobCluster } from './job-cluster';
+
+/**
+ * Liveness of the resharding protocol (no silent stall): a multi-transaction resharding with requests
+ * and foreign markers around it, workers started one right after another, and fencing tokens that never
+ * go back whatever is written into the generation record. Run on memory, ZooKeeper and etcd.
+ */
+export function describeJobLivenessContract(factory: BackendFactory): void {
+  describe(`job liveness (${factory.name})`, function () {
+    this.timeout(ms(60_000));
+    const runMs = ms(factory.sessionTimeoutMs * 3 + 8000);
+    let clients: Clients;
+    let cluster: JobCluster;
+
+    beforeEach(() => {
+      clients = new Clients(factory);
+    });
+
+    afterEach(async () => {
+      await cluster?.stopAll();
+      await clients.closeAll();
+    });
+
+    function setup(): JobCluster {
+      cluster = new JobCluster(clients, 'job');
+      return cluster;
+    }
+
+    function job(count: number, ledger: RunLedger): ReturnType<typeof JobCluster.define> {
+      return JobCluster.define({
+        name: 'job',
+        cron: '* * * * * *',
+        shardingTotalCount: count,
+        execute: ledger.execute,
+      });
+    }
+
+    async function expectSettledClean(c: JobCluster): Promise<void> {
+      const cache = await c.observe();
+      await cache.waitFor(
+        x => !x.has(c.paths.shardingProcessing) && !x.has(c.paths.shardingNecessary),
+        { timeoutMs: runMs },
+      );
+    }
+
+    for (const count of [64, 200]) {
+      it(`${count} items on two workers started one right after the other: every item runs, no marker stays`, async () => {
+        const ledger = new RunLedger();
+        const c = setup();
+        await c.observe();
+        // Both clients connected first: w-b's start follows w-a's the moment it resolves, as in a
+        // service that starts its workers in a loop — its request lands in w-a's first resharding.
+        const [ra, rb] = await Promise.all([clients.connect(), clients.connect()]);
+        await c.start('w-a', job(count, ledger), { registry: ra });
+        await c.start('w-b', job(count, ledger), { registry: rb });
+        ledger.mark();
+        await ledger.waitAllRun(range(count), runMs);
+        await expectSettledClean(c);
+        expect(ledger.overlaps).to.deep.equal([]);
+        expect(ledger.regressions).to.deep.equal([]);
+      });
+    }
+
+    it('a request landing between two chunks of a resharding causes one more pass and strands nothing', async () => {
+      const ledger = new RunLedger();
+      const c = setup();
+      const observer = await c.observe();
+      let injected = 0;
+      const inject = (registry: DrivenRegistryCenter): DrivenRegistryCenter =>
+        withWriteHook(registry, async write => {
+          if (injected === 0 && write.ops.includes(`create:${c.paths.shardingProcessing}`)) {
+            injected++;
+            await c.observer!.persist(c.paths.shardingNecessary, '');
+          }
+        });
+      await c.start('w-a', job(200, ledger), { wrap: inject });
+      ledger.mark();
+      await ledger.waitAllRun(range(200), runMs);
+      await expectSettledClean(c);
+      expect(injected).to.equal(1);
+      expect(observer.has(c.paths.shardingProcessing)).to.equal(false);
+      expect(ledger.overlaps).to.deep.equal([]);
+    });
+
+    it('a processing marker of a former leader term blocks no one and is replaced by the leader', async () => {
+      const ledger = new RunLedger();
+      const c = setup();
+      await c.observe();
+      // A former leader that lost the latch while its session lived: its marker names its own term.
+      const former = await clients.connect();
+      await former.persistEphemeral(
+        c.paths.shardingProcessing,
+        `${c.paths.electionLatch}/_c_former-latch-0000000000`,
+      );
+      await c.start('w-a', job(10, ledger));
+      ledger.mark();
+      await ledger.waitAllRun(range(10), runMs);
+      await expectSettledClean(c);
+      expect(ledger.overlaps).to.deep.equal([]);
+    });
+
+    it('passes are bounded by real changes: a settled job writes no more generations', async () => {
+      const ledger = new RunLedger();
+      const c = setup();
+      const observer = await c.observe();
+      await c.start('w-a', job(100, ledger));
+      await c.start('w-b', job(100, ledger));
+      ledger.mark();
+      await ledger.waitAllRun(range(100), runMs);
+      await expectSettledClean(c);
+      let generations = 0;
+      const count = (e: { path: string }): void => {
+        if (e.path === c.paths.sharding) {
+          generations++;
+        }
+      };
+      observer.on('event', count);
+      // Two more full rounds of fires on a settled job: no resharding may happen in between.
+      ledger.mark();
+      await ledger.waitAllRun(range(100), runMs);
+      ledger.mark();
+      await ledger.waitAllRun(range(100), runMs);
+      observer.off('event', count);
+      expect(generations).to.equal(0);
+    });
+
+    it('fencing tokens never go back when garbage is written into the generation record', async () => {
+      const ledger = new RunLedger();
+      const c = setup();
+      const observer = await c.observe();
+      const a = await c.start('w-a', job(4, ledger));
+      ledger.mark();
+      await ledger.waitAllRun(range(4), runMs);
+      for (const garbage of ['abc', '0', '1:4:00000000', '']) {
+        await c.observer!.update(c.paths.sharding, garbage);
+        ledger.mark();
+        await ledger.waitAllRun(range(4), runMs);
+      }
+      const corrupted = a.errors
+        .drain()
+        .filter(e => e.error instanceof CorruptedDataError && e.error.path === c.paths.sharding);
+      expect(corrupted.length, 'the unreadable record is reported with its path').to.be.greaterThan(
+        0,
+      );
+      expect(observer.get(c.paths.sharding)).to.match(/^\d+:4:[0-9a-f]{8}$/);
+      expect(ledger.regressions).to.deep.equal([]);
+      expect(ledger.overlaps).to.deep.equal([]);
+    });
+  });
+}

@@ -1,0 +1,95 @@
+import type { ShardingContext } from '../../lib/job/define-job';
+
+interface Held {
+  instanceId: string;
+  token: number;
+}
+
+/**
+ * Every execution of one job across the workers of one process, checked as it happens: no item runs on
+ * two instances at once (`overlaps`), a token never goes back and grows whenever the item changes hands
+ * (`regressions`). `waitAllRun` resolves once every listed item has started since `mark()` — on events,
+ * with a deadline, never by polling.
+ */
+export class RunLedger {
+  readonly overlaps: string[] = [];
+  readonly regressions: string[] = [];
+  /** Starts per item since the last mark. */
+  private readonly started = new Map<number, number>();
+  private readonly running = new Map<number, string>();
+  private readonly last = new Map<number, Held>();
+  private readonly waiters = new Set<() => void>();
+  starts = 0;
+
+  /** The job handler: hand it to defineJob's `execute`. */
+  readonly execute = async (ctx: ShardingContext): Promise<void> => {
+    const item = ctx.shardingItem;
+    const other = this.running.get(item);
+    if (other !== undefined) {
+      this.overlaps.push(`item ${item} started on ${ctx.instanceId} while running on ${other}`);
+    }
+    const previous = this.last.get(item);
+    if (previous !== undefined) {
+      const handsChanged = previous.instanceId !== ctx.instanceId;
+      if (
+        ctx.fencingToken < previous.token ||
+        (handsChanged && ctx.fencingToken === previous.token)
+      ) {
+        this.regressions.push(
+          `item ${item}: token ${ctx.fencingToken} on ${ctx.instanceId} after ${previous.token} on ${previous.instanceId}`,
+        );
+      }
+    }
+    this.last.set(item, { instanceId: ctx.instanceId, token: ctx.fencingToken });
+    this.running.set(item, ctx.instanceId);
+    this.started.set(item, (this.started.get(item) ?? 0) + 1);
+    this.starts++;
+    for (const wake of [...this.waiters]) {
+      wake();
+    }
+    await new Promise<void>(resolve => setImmediate(resolve));
+    if (this.running.get(item) === ctx.instanceId) {
+      this.running.delete(item);
+    }
+  };
+
+  /** Forget the starts seen so far: `waitAllRun` counts from here. */
+  mark(): void {
+    this.started.clear();
+  }
+
+  missing(items: readonly number[]): number[] {
+    return items.filter(item => !this.started.has(item));
+  }
+
+  /** Resolves once each of `items` started since the last mark; rejects after `timeoutMs` naming the rest. */
+  waitAllRun(items: readonly number[], timeoutMs: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const check = (): void => {
+        if (this.missing(items).length === 0) {
+          done();
+          resolve();
+        }
+      };
+      const timer = setTimeout(() => {
+        done();
+        const missing = this.missing(items);
+        reject(
+          new Error(
+            `timed out after ${timeoutMs} ms: ${missing.length} of ${items.length} items never ran (${missing.slice(0, 20).join(',')}${missing.length > 20 ? ',…' : ''})`,
+          ),
+        );
+      }, timeoutMs);
+      const done = (): void => {
+        clearTimeout(timer);
+        this.waiters.delete(check);
+      };
+      this.waiters.add(check);
+      check();
+    });
+  }
+}
+
+export function range(count: number): number[] {
+  return Array.from({ length: count }, (_, i) => i);
+}
