@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import {
   ClosedError,
+  InvalidArgumentError,
   InvalidPathError,
   NodeExistsError,
   NoNodeError,
@@ -8,7 +9,7 @@ import {
   TransactionError,
 } from '../../lib/errors';
 import type { ConnectionState } from '../../lib/registry/registry-center';
-import type { TransactionBuilder } from '../../lib/registry/txn';
+import { MAX_TXN_OPS, type TransactionBuilder } from '../../lib/registry/txn';
 import { waitFor } from '../harness/events';
 import { ms } from '../harness/timing';
 import type { DrivenRegistryCenter } from '../../lib/registry/driven-registry-center';
@@ -244,6 +245,119 @@ export function describeRegistryCenterContract(factory: BackendFactory): void {
           expect(await r.isExisted('/t/x'), `${name}: nothing applied`).to.equal(false);
         }
         expect(await r.getDirectly('/t/a')).to.equal('a1');
+      });
+
+      // The documented maximum is MAX_TXN_OPS (128) ops, whatever backend-specific compares or writes they
+      // take (on etcd a create also checks its parent, and a delete removes the key and its subtree).
+      it(`commits the documented maximum of ${MAX_TXN_OPS} ops: creates under an existing or a new parent, deletes, mixed`, async () => {
+        const r = await clients.connect();
+        const names = Array.from(
+          { length: MAX_TXN_OPS },
+          (_, i) => `c${String(i).padStart(3, '0')}`,
+        );
+        await r.persist('/max/existing', '');
+        await r.executeInTransaction(tx => {
+          for (const name of names) {
+            tx.create(`/max/existing/${name}`, name);
+          }
+        });
+        expect(await r.getNumChildren('/max/existing')).to.equal(MAX_TXN_OPS);
+        expect(await r.getDirectly('/max/existing/c127')).to.equal('c127');
+
+        await r.executeInTransaction(tx => {
+          tx.create('/max/new', 'n');
+          for (const name of names.slice(1)) {
+            // The upper half gets children below; ZooKeeper allows no child under an ephemeral node.
+            tx.create(`/max/new/${name}`, name, name < 'c064' ? 'EPHEMERAL' : 'PERSISTENT');
+          }
+        });
+        expect(await r.getNumChildren('/max/new')).to.equal(MAX_TXN_OPS - 1);
+
+        await r.executeInTransaction(tx => {
+          for (const name of names.slice(0, MAX_TXN_OPS / 2)) {
+            tx.setData(`/max/existing/${name}`, 'v1', 0);
+          }
+          for (const name of names.slice(MAX_TXN_OPS / 2)) {
+            tx.create(`/max/new/${name}/child`, 'x');
+          }
+        });
+        expect(await r.getDirectly('/max/existing/c000')).to.equal('v1');
+        expect(await r.getDirectly('/max/new/c127/child')).to.equal('x');
+
+        await r.executeInTransaction(tx => {
+          for (const name of names) {
+            tx.delete(`/max/existing/${name}`);
+          }
+        });
+        expect(await r.getChildrenKeys('/max/existing')).to.deep.equal([]);
+        expect(await r.isExisted('/max/existing')).to.equal(true);
+      });
+
+      it(`races two ${MAX_TXN_OPS}-op transactions on the same nodes: one applies whole, the other nothing`, async () => {
+        const [a, b] = [await clients.connect(), await clients.connect()];
+        await a.persist('/race', '');
+        for (let round = 0; round < 5; round++) {
+          const parent = `/race/r${round}`;
+          await a.persist(parent, '');
+          const commit = (r: typeof a, value: string): Promise<unknown> =>
+            r
+              .executeInTransaction(tx => {
+                for (let i = 0; i < MAX_TXN_OPS; i++) {
+                  tx.create(`${parent}/c${String(i).padStart(3, '0')}`, value);
+                }
+              })
+              .then(
+                () => value,
+                (e: unknown) => e,
+              );
+          const outcomes = await Promise.all([commit(a, 'a'), commit(b, 'b')]);
+          const winners = outcomes.filter(o => typeof o === 'string');
+          expect(winners, `round ${round}: ${String(outcomes)}`).to.have.length(1);
+          const loser = outcomes.find(o => typeof o !== 'string');
+          expect(loser).to.be.instanceOf(TransactionError);
+          expect((loser as TransactionError).cause).to.be.instanceOf(NodeExistsError);
+          const children = await a.getChildrenKeys(parent);
+          expect(children).to.have.length(MAX_TXN_OPS);
+          const values = await Promise.all(children.map(c => a.getDirectly(`${parent}/${c}`)));
+          expect(new Set(values)).to.deep.equal(new Set(winners));
+        }
+      });
+
+      it(`names the failing op of a ${MAX_TXN_OPS}-op transaction and applies nothing`, async () => {
+        const r = await clients.connect();
+        await r.persist('/max/p/c127', 'taken');
+        const err = await r
+          .executeInTransaction(tx => {
+            for (let i = 0; i < MAX_TXN_OPS; i++) {
+              tx.create(`/max/p/c${String(i).padStart(3, '0')}`, 'x');
+            }
+          })
+          .then(
+            () => null,
+            (e: unknown) => e,
+          );
+        expect(err).to.be.instanceOf(TransactionError);
+        expect((err as TransactionError).failedIndex).to.equal(MAX_TXN_OPS - 1);
+        expect((err as TransactionError).cause).to.be.instanceOf(NodeExistsError);
+        expect(await r.getChildrenKeys('/max/p')).to.deep.equal(['c127']);
+      });
+
+      it(`refuses ${MAX_TXN_OPS + 1} ops with an error naming the limit, and applies nothing`, async () => {
+        const r = await clients.connect();
+        await r.persist('/max/over', '');
+        const err = await r
+          .executeInTransaction(tx => {
+            for (let i = 0; i <= MAX_TXN_OPS; i++) {
+              tx.create(`/max/over/c${i}`, 'x');
+            }
+          })
+          .then(
+            () => null,
+            (e: unknown) => e,
+          );
+        expect(err).to.be.instanceOf(InvalidArgumentError);
+        expect((err as Error).message).to.contain(`at most ${MAX_TXN_OPS} ops`);
+        expect(await r.getChildrenKeys('/max/over')).to.deep.equal([]);
       });
     });
 
