@@ -28,7 +28,9 @@ export type ErrorCode =
   | 'SYSTEM'
   | 'OWNERSHIP_LOST'
   | 'JOB_EXECUTION'
-  | 'UNKNOWN_JOB';
+  | 'UNKNOWN_JOB'
+  | 'INSTANCE_ID_CONFLICT'
+  | 'REGISTRY_COMMAND_REFUSED';
 
 export interface CoordinationErrorOptions {
   path?: string;
@@ -261,6 +263,52 @@ export class UnknownJobError extends CoordinationError {
 
   constructor(jobName: string) {
     super('UNKNOWN_JOB', `unknown job: ${jobName}`);
+    this.jobName = jobName;
+  }
+}
+
+/** Who holds an instance id: from the value of its `instances/{id}` node. */
+export interface InstanceIdHolder {
+  host: string;
+  pid: number;
+  /** Epoch ms at which the holder's worker started. */
+  since: number;
+}
+
+/**
+ * `startWorker` (or a re-registration) found the instance id held by another live process: two processes
+ * must never share an id (they would run the same items). Names the id, the node and its holder.
+ */
+export class InstanceIdConflictError extends CoordinationError {
+  readonly instanceId: string;
+  readonly holder: InstanceIdHolder;
+
+  constructor(instanceId: string, path: string, holder: InstanceIdHolder) {
+    super(
+      'INSTANCE_ID_CONFLICT',
+      `instance id ${instanceId} is held by another live process (host ${holder.host}, pid ${holder.pid}, ` +
+        `since ${new Date(holder.since).toISOString()}) at ${path}: give this worker another id, or stop that process`,
+      { path },
+    );
+    this.instanceId = instanceId;
+    this.holder = holder;
+  }
+}
+
+/**
+ * A script job's stored command differs from its definition's and this worker did not opt in with
+ * `allowRegistryCommand`: the definition's command ran instead. `path` is the stored configuration.
+ */
+export class RegistryCommandRefusedError extends CoordinationError {
+  readonly jobName: string;
+
+  constructor(jobName: string, path: string) {
+    super(
+      'REGISTRY_COMMAND_REFUSED',
+      `job ${jobName}: the command stored at ${path} differs from the job definition's; the definition's ` +
+        'command runs (start the worker with allowRegistryCommand: true to run the stored one)',
+      { path },
+    );
     this.jobName = jobName;
   }
 }

@@ -1,10 +1,12 @@
 import { describeJobLivenessContract } from '../contract/job-liveness.contract';
 import { describeJobFailureContract } from '../contract/job-failure.contract';
+import { describeJobIdentityContract } from '../contract/job-identity.contract';
 import { describeJobContract } from '../contract/job.contract';
 import { memoryFactory } from './memory-factory';
 
 describe('memory backend: jobs', () => {
   describeJobContract(memoryFactory);
   describeJobFailureContract(memoryFactory);
+  describeJobIdentityContract(memoryFactory);
   describeJobLivenessContract(memoryFactory);
 });

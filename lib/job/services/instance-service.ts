@@ -1,23 +1,72 @@
+import {
+  CorruptedDataError,
+  InstanceIdConflictError,
+  NodeExistsError,
+  TransactionError,
+} from '../../errors';
+import { Deferred } from '../../internal/async';
+import type { NodeStat } from '../../registry/registry-center';
 import { parseInstanceInfo, serializeInstanceInfo, type InstanceInfo } from '../job-instance';
 import type { JobContext } from '../job-context';
+import { createIfAbsent } from './create-if-absent';
+import { judgeHolder, type HolderVerdict } from './instance-holder';
 
 const INSTANCE_SEPARATOR = '@-@';
+const REGISTER_ATTEMPTS = 20;
 
 /**
  * `instances/{instanceId}`: this worker's ephemeral membership node (ElasticJob's InstanceService).
  * The node lives as long as the registry session; after LOST the runtime calls `register()` again.
+ *
+ * One live process per id (see {@link judgeHolder} for the rule): registering over a node left by an
+ * earlier, dead life of this id replaces it; a node of another live process is never replaced —
+ * `register()` throws `InstanceIdConflictError`. At the first registration a holder that may be alive is
+ * given up to 1.5 session timeouts + 1 s to vanish (a crashed holder's session expires meanwhile), so a
+ * restart right after a crash on another host still starts; at a re-registration it is not waited for.
+ *
+ * Membership: only an ephemeral node whose value reads as an instance is a member. A persistent or
+ * unreadable node under `instances/` is never a member (never given items, never an owner of a live
+ * record) and is reported once (per node version) through `report` as `CorruptedDataError`.
  */
 export class InstanceService {
+  private registeredOnce = false;
+  /** Non-member nodes already reported: path → stamp of the version reported. */
+  private readonly reported = new Map<string, bigint>();
+
   constructor(
     private readonly ctx: JobContext,
     private readonly info: InstanceInfo,
+    private readonly report: (err: CorruptedDataError) => void,
   ) {}
 
   async register(): Promise<void> {
-    await this.ctx.registry.persistEphemeral(
-      this.ctx.paths.instance(this.ctx.instanceId),
-      serializeInstanceInfo(this.info),
-    );
+    const { registry, paths, instanceId } = this.ctx;
+    const path = paths.instance(instanceId);
+    const value = serializeInstanceInfo(this.info);
+    const waitMs = this.registeredOnce ? 0 : registry.sessionTimeoutMs * 1.5 + 1000;
+    const deadline = Date.now() + waitMs;
+    for (let attempt = 1; ; attempt++) {
+      const stat = await registry.getStat(path);
+      const judged = judgeHolder(stat, this.info);
+      if (judged.verdict === 'live' || (judged.verdict === 'maybeLive' && Date.now() >= deadline)) {
+        throw new InstanceIdConflictError(instanceId, path, judged.holder);
+      }
+      if (judged.verdict === 'maybeLive') {
+        this.ctx.logger.warn('instance id held by another process: waiting for it to expire', {
+          path,
+          holder: judged.holder,
+        });
+        await this.awaitChange(path, judged.stat, deadline);
+        continue;
+      }
+      if (await this.claim(path, value, judged.verdict, stat)) {
+        this.registeredOnce = true;
+        return;
+      }
+      if (attempt >= REGISTER_ATTEMPTS) {
+        throw new TransactionError(0, `create ${path}`, new NodeExistsError(path));
+      }
+    }
   }
 
   /** Whether the registry holds this instance's node with this life's value (a round trip, not the cache). */
@@ -26,44 +75,153 @@ export class InstanceService {
     return raw === serializeInstanceInfo(this.info);
   }
 
+  /** Removes our node — only when it holds this life's value: never another process's registration. */
   async unregister(): Promise<void> {
-    await this.ctx.registry.remove(this.ctx.paths.instance(this.ctx.instanceId));
+    const { registry, paths, instanceId } = this.ctx;
+    const path = paths.instance(instanceId);
+    const stat = await registry.getStat(path);
+    if (stat === null || stat.value !== serializeInstanceInfo(this.info)) {
+      return;
+    }
+    await registry
+      .executeInTransaction(tx => tx.delete(path, stat.version))
+      .catch((err: unknown) => {
+        if (!(err instanceof TransactionError)) {
+          throw err; // a TransactionError: gone or replaced meanwhile, so not ours to remove
+        }
+      });
   }
 
-  /** Live instance ids, sorted ascending (from the cache). */
+  /** Member instance ids, sorted ascending (from the cache); non-members are reported once. */
   liveInstances(): string[] {
-    return this.ctx.cache().children(this.ctx.paths.instances);
+    const { paths } = this.ctx;
+    const ids = this.ctx.cache().children(paths.instances);
+    const members = ids.filter(id => this.isMember(id));
+    // Forget reports of nodes that are gone or became members: a node that comes back is reported again.
+    const nonMembers = new Set(
+      ids.filter(id => !members.includes(id)).map(id => paths.instance(id)),
+    );
+    for (const path of this.reported.keys()) {
+      if (!nonMembers.has(path)) {
+        this.reported.delete(path);
+      }
+    }
+    return members;
   }
 
   isLive(instanceId: string): boolean {
-    return this.ctx.cache().has(this.ctx.paths.instance(instanceId));
+    return this.isMember(instanceId);
   }
 
   /**
-   * Whether a record written at `recordStamp` by `instanceId` belongs to a live session: the instance node
-   * exists and was created before the record. A node created after the record is a later life of the same
-   * id (a restarted pod), so the record's writer is dead.
+   * Whether a record written at `recordStamp` by `instanceId` belongs to a live session: the instance is a
+   * member and its node was created before the record. A node created after the record is a later life of
+   * the same id (a restarted pod), so the record's writer is dead.
    */
   ownsLiveRecord(instanceId: string, recordStamp: bigint): boolean {
     const node = this.ctx.cache().getData(this.ctx.paths.instance(instanceId));
-    return node !== undefined && node.stamp < recordStamp;
+    return node !== undefined && node.stamp < recordStamp && this.isMember(instanceId);
   }
 
-  /**
-   * The server ip of a live instance: from its node's value, else from a default `{ip}@-@{pid}` id.
-   * An unreadable node is reported and treated by its id.
-   */
+  /** The server ip of a member: from its node's value, else from a default `{ip}@-@{pid}` id. */
   ipOf(instanceId: string): string {
     const path = this.ctx.paths.instance(instanceId);
     const raw = this.ctx.cache().get(path);
     if (raw !== null) {
       try {
         return parseInstanceInfo(path, raw).ip;
-      } catch (err) {
-        this.ctx.logger.warn('unreadable instance node', { path, error: err });
+      } catch {
+        // Not a member (reported by isMember); its id is all we have.
       }
     }
     const at = instanceId.indexOf(INSTANCE_SEPARATOR);
     return at > 0 ? instanceId.slice(0, at) : instanceId;
+  }
+
+  /** An ephemeral node whose value reads as an instance; anything else is reported once per version. */
+  private isMember(instanceId: string): boolean {
+    const path = this.ctx.paths.instance(instanceId);
+    const node = this.ctx.cache().getData(path);
+    if (node === undefined) {
+      return false;
+    }
+    let problem: CorruptedDataError | undefined;
+    if (!node.ephemeral) {
+      problem = new CorruptedDataError(
+        path,
+        'a persistent node is no instance (instance nodes are ephemeral): it is given no items',
+      );
+    } else {
+      try {
+        parseInstanceInfo(path, node.value);
+      } catch (err) {
+        problem =
+          err instanceof CorruptedDataError ? err : new CorruptedDataError(path, String(err));
+      }
+    }
+    if (problem === undefined) {
+      this.reported.delete(path);
+      return true;
+    }
+    if (this.reported.get(path) !== node.stamp) {
+      this.reported.set(path, node.stamp);
+      this.ctx.logger.warn('not an instance: given no items', { path, error: problem.message });
+      this.report(problem);
+    }
+    return false;
+  }
+
+  /** Writes our node over whatever `verdict` allows replacing; false when someone else got there first. */
+  private async claim(
+    path: string,
+    value: string,
+    verdict: Exclude<HolderVerdict, 'live' | 'maybeLive'>,
+    stat: NodeStat | null,
+  ): Promise<boolean> {
+    const { registry, paths, logger } = this.ctx;
+    if (stat !== null) {
+      if (verdict !== 'ours') {
+        logger.info('replacing the instance node of a dead earlier life', { path, verdict });
+      }
+      // Version-checked: a node written meanwhile (a live process) is judged again, not deleted.
+      try {
+        await registry.executeInTransaction(tx => tx.delete(path, stat.version));
+      } catch (err) {
+        if (err instanceof TransactionError) {
+          return false;
+        }
+        throw err;
+      }
+    }
+    let parentMissing = true;
+    try {
+      parentMissing = !this.ctx.cache().has(paths.instances);
+    } catch {
+      // No cache yet: guess "missing"; createIfAbsent corrects a wrong guess.
+    }
+    return createIfAbsent(registry, paths.instances, path, value, parentMissing, 'EPHEMERAL');
+  }
+
+  /** Resolves when the node at `path` changes from `seen` (a watch, no polling) or at `deadline`. */
+  private async awaitChange(path: string, seen: NodeStat, deadline: number): Promise<void> {
+    const { registry } = this.ctx;
+    const changed = new Deferred<void>();
+    const unsubscribe = await registry.watch(path, event => {
+      if (event.path === path) {
+        changed.resolve();
+      }
+    });
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const now = await registry.getStat(path);
+      if (now === null || now.value !== seen.value || now.version !== seen.version) {
+        return;
+      }
+      timer = setTimeout(() => changed.resolve(), Math.max(0, deadline - Date.now()));
+      await changed.promise;
+    } finally {
+      clearTimeout(timer);
+      unsubscribe();
+    }
   }
 }
