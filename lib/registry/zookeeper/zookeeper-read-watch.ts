@@ -5,6 +5,13 @@ import type { DataReply, ZkRequests } from './zookeeper-requests';
 import type { ZooKeeperSession } from './zookeeper-session';
 
 /**
+ * Registered callbacks beyond which everything is invalidated at once (as on etcd). A callback stays
+ * registered until its node changes, also after the read cache evicted its entry, so without a cap reads of
+ * nodes that never change would grow this without bound. Over-invalidation is harmless: a cache miss.
+ */
+export const MAX_READ_WATCH_CALLBACKS = 100_000;
+
+/**
  * `readWatched` for the facade's read cache: getData with a one-shot data watch, and an `onInvalidate`
  * callback called at most once when the node may have changed after the read (watch event), or when the
  * driver can no longer tell (SUSPENDED, LOST, a new client).
@@ -18,14 +25,17 @@ export class ReadWatches {
   private generation = -1;
   private readonly watchers = new Map<string, ZkWatcher>();
   private readonly callbacks = new Map<string, Set<() => void>>();
+  /** Callbacks registered in `callbacks`, bounded by `maxCallbacks`. */
+  private size = 0;
   /** Reads in flight per path, and watch events seen for the path meanwhile (only while reads are in flight). */
   private readonly reading = new Map<string, number>();
   private readonly fired = new Map<string, number>();
   private epoch = 0;
 
   constructor(
-    private readonly session: ZooKeeperSession,
-    private readonly requests: ZkRequests,
+    private readonly session: Pick<ZooKeeperSession, 'generation' | 'connected' | 'onState'>,
+    private readonly requests: Pick<ZkRequests, 'getData'>,
+    private readonly maxCallbacks = MAX_READ_WATCH_CALLBACKS,
   ) {
     session.onState(state => {
       if (state !== 'CONNECTED') {
@@ -65,21 +75,34 @@ export class ReadWatches {
     if (stale) {
       queueMicrotask(() => safeCall(onInvalidate));
     } else {
+      if (this.size >= this.maxCallbacks) {
+        // The watch this read just set stays in place, so registering after the flush misses nothing.
+        this.invalidateAll();
+      }
       let set = this.callbacks.get(path);
       if (set === undefined) {
         set = new Set();
         this.callbacks.set(path, set);
       }
-      set.add(onInvalidate);
+      if (!set.has(onInvalidate)) {
+        set.add(onInvalidate);
+        this.size++;
+      }
     }
     return toNodeData(reply);
   }
 
-  /** Call and drop every pending callback (disconnect, session loss, close). */
+  /** Callbacks registered and not yet called (bounded by the cap given to the constructor). */
+  get pendingCallbacks(): number {
+    return this.size;
+  }
+
+  /** Call and drop every pending callback (disconnect, session loss, close, or the cap reached). */
   invalidateAll(): void {
     this.epoch += 1;
     const all = [...this.callbacks.values()];
     this.callbacks.clear();
+    this.size = 0;
     for (const set of all) {
       for (const cb of set) {
         safeCall(cb);
@@ -110,6 +133,7 @@ export class ReadWatches {
         const set = this.callbacks.get(path);
         this.callbacks.delete(path);
         if (set !== undefined) {
+          this.size -= set.size;
           for (const cb of set) {
             safeCall(cb);
           }
