@@ -73,6 +73,7 @@ export type { JobConfig, JobType, RetryPolicy, StrategyName } from './job/job-co
 export { startWorker, Worker } from './job/worker';
 export type { StopOptions, WorkerOptions } from './job/worker';
 export type {
+  ConfigDriftEvent,
   ExecutedEvent,
   FailedEvent,
   JobErrorEvent,

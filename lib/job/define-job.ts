@@ -73,10 +73,12 @@ export interface JobDefinition {
   readonly strategy: ShardingStrategyFunction | undefined;
   /**
    * Runs ONE item ONCE with the handler of its kind; `config` is the stored (possibly adopted) config: the
-   * script command and dataflow streaming flag are taken from it. Rejects on failure (ConfigurationError
-   * 'type' when the stored type is not this definition's kind); honours `ctx.signal` (see the kinds).
+   * dataflow streaming flag is taken from it. A script runs THIS definition's command — registry data never
+   * becomes code — unless the caller passes `scriptCommand` (a worker that opted in with
+   * `allowRegistryCommand` passes the stored one). Rejects on failure (ConfigurationError 'type' when the
+   * stored type is not this definition's kind); honours `ctx.signal` (see the kinds).
    */
-  run(ctx: ShardingContext, config: JobConfig): Promise<void>;
+  run(ctx: ShardingContext, config: JobConfig, scriptCommand?: string): Promise<void>;
 }
 
 const BRAND = Symbol.for('shardline.JobDefinition');
@@ -232,7 +234,11 @@ function createDefinition(
     shardingItemParameters: Object.freeze({ ...config.shardingItemParameters }),
     retry: Object.freeze({ ...config.retry }),
   }) as JobConfig;
-  const run = async (ctx: ShardingContext, stored: JobConfig): Promise<void> => {
+  const run = async (
+    ctx: ShardingContext,
+    stored: JobConfig,
+    scriptCommand?: string,
+  ): Promise<void> => {
     if (stored.type !== config.type) {
       fail(
         'type',
@@ -242,7 +248,7 @@ function createDefinition(
     if (options.type === 'dataflow') {
       await runDataflow(ctx, options, stored.streaming);
     } else if (options.type === 'script') {
-      await runScript(ctx, stored.command ?? options.command);
+      await runScript(ctx, scriptCommand ?? options.command);
     } else {
       await runSimple(ctx, options.execute.bind(options));
     }

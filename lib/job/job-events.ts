@@ -41,6 +41,15 @@ export interface JobStoppedEvent {
   reason: 'stop' | 'shutdown' | 'removed';
 }
 
+/** The stored configuration a job adopted at start differs from this worker's definition. */
+export interface ConfigDriftEvent {
+  job: string;
+  /** The stored configuration node, e.g. `/order-sync/config`. */
+  path: string;
+  /** The differing fields with both values (`disabled`, operator state, is never drift). */
+  differences: { field: string; stored: unknown; definition: unknown }[];
+}
+
 export interface JobErrorEvent {
   job: string;
   error: CoordinationError | Error;
@@ -57,6 +66,12 @@ export interface WorkerEvents {
   leader: [LeaderEvent];
   /** A fire found an item still running; it was marked misfire (runs once right after, when enabled). */
   misfire: [MisfireEvent];
+  /**
+   * A job adopted a stored configuration that differs from this worker's definition: the stored one is in
+   * force. Apply the definition with `overwrite: true` or `updateJobConfig`. Emitted right after
+   * `startWorker` resolves, so a listener attached then sees it.
+   */
+  configDrift: [ConfigDriftEvent];
   /** A job stopped on this worker. */
   jobStopped: [JobStoppedEvent];
   /**

@@ -6,8 +6,12 @@ import type { CoordinatorRegistryCenter } from '../registry/registry-center';
 import type { JobDefinition } from './define-job';
 import type { WorkerEvents } from './job-events';
 import { defaultInstanceId, localIp, validateInstanceId, type InstanceInfo } from './job-instance';
+import { JobPaths } from './job-paths';
 import { JobRuntime } from './job-runtime';
+import { guardScriptCommand } from './kinds/script-command';
+import type { JobConfig } from './job-config';
 import { Scheduler } from './scheduler/scheduler';
+import { beginLife, endLife } from './services/instance-holder';
 
 export interface WorkerOptions {
   /** A registry center; initialised here when it was not yet. */
@@ -19,6 +23,13 @@ export interface WorkerOptions {
   logger?: Logger;
   /** Free-form labels stored in each instance node (shown by operations tools). */
   labels?: Record<string, string>;
+  /**
+   * Script jobs run the command stored in the registry when it differs from their definition's (default
+   * false: the definition's command runs and the difference is reported on `error`). Per worker, for all
+   * its script jobs: it decides what registry write access may execute on this host, which is the
+   * host's trust decision, not the job's. On a registry client without credentials it logs a warning.
+   */
+  allowRegistryCommand?: boolean;
 }
 
 export interface StopOptions {
@@ -48,11 +59,13 @@ export class Worker extends TypedEmitter<WorkerEvents> {
   private readonly runtimes = new Map<string, JobRuntime>();
   private readonly scheduler: Scheduler;
   private stopping: Promise<void> | undefined;
+  private readonly inspections: ((stored: JobConfig) => void)[] = [];
 
   constructor(
     readonly instanceId: string,
     private readonly options: WorkerOptions,
     private readonly logger: Logger,
+    private readonly startedAt: number,
   ) {
     super();
     this.scheduler = new Scheduler({
@@ -80,7 +93,13 @@ export class Worker extends TypedEmitter<WorkerEvents> {
 
   /** @internal */
   async startJobs(info: InstanceInfo): Promise<void> {
-    for (const definition of this.options.jobs) {
+    for (const job of this.options.jobs) {
+      const { definition, inspect } = guardScriptCommand(job, {
+        allowRegistryCommand: this.options.allowRegistryCommand === true,
+        report: error => this.sink('error', { job: job.name, error }),
+        logger: this.logger,
+      });
+      this.inspections.push(inspect);
       const runtime = new JobRuntime({
         definition,
         registry: this.options.registry,
@@ -100,11 +119,33 @@ export class Worker extends TypedEmitter<WorkerEvents> {
     }
   }
 
+  /**
+   * @internal What a job found at start that the application should hear about: configuration drift and a
+   * refused stored command. Called once `startWorker` has resolved, so listeners attached then get it.
+   */
+  reportStart(): void {
+    [...this.runtimes.values()].forEach((runtime, index) => {
+      if (runtime.isStopped) {
+        return;
+      }
+      const drift = runtime.config.drift;
+      if (drift.length > 0) {
+        this.sink('configDrift', {
+          job: runtime.name,
+          path: new JobPaths(runtime.name).config,
+          differences: drift.map(d => ({ ...d })),
+        });
+      }
+      this.inspections[index]?.(runtime.currentConfig);
+    });
+  }
+
   stop(options: StopOptions = {}): Promise<void> {
     this.stopping ??= (async () => {
       const timeoutMs = options.timeoutMs ?? DEFAULT_STOP_TIMEOUT_MS;
       await Promise.all([...this.runtimes.values()].map(r => r.stop(timeoutMs)));
       this.scheduler.close();
+      endLife(this.startedAt);
     })();
     return this.stopping;
   }
@@ -150,16 +191,25 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
   if (options.registry.connectionState === 'LATENT') {
     await options.registry.init();
   }
-  const worker = new Worker(instanceId, options, logger);
+  if (options.allowRegistryCommand === true && !options.registry.hasCredentials) {
+    logger.warn(
+      'allowRegistryCommand on a registry client without credentials: whoever can write the registry can run commands on this host',
+      { registry: options.registry.description },
+    );
+  }
+  const startedAt = beginLife();
+  const worker = new Worker(instanceId, options, logger, startedAt);
   const info: InstanceInfo = {
     host: hostname(),
     ip,
     pid: process.pid,
     labels: options.labels ?? {},
-    startedAt: Date.now(),
+    startedAt,
     version: VERSION,
   };
-  await worker.startJobs(info);
+  await worker.startJobs(info); // a failed start has stopped everything, its life ended
+  // After the caller's continuation (microtasks) has run: listeners attached right after `await` see it.
+  setImmediate(() => worker.reportStart());
   return worker;
 }
 

@@ -1,6 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import { isUnder } from '../internal/paths';
 import type { RegistryDriver } from './driver';
+import { DEFAULT_READ_CACHE_MAX_BYTES } from './options';
 import type { RegistryEvent, RegistryListener, Unsubscribe } from './registry-center';
 import { TreeCache } from './tree-cache';
 
@@ -34,9 +35,23 @@ export class CacheManager {
     private readonly driver: RegistryDriver,
     readCacheSize: number,
     private readonly onError: (err: Error) => void,
+    readCacheMaxBytes = DEFAULT_READ_CACHE_MAX_BYTES,
   ) {
+    // Bounded by entries AND by bytes: a few huge values must not hold memory that the entry count
+    // alone would allow. A value larger than the byte bound is not kept at all (lru-cache refuses it).
     this.reads =
-      readCacheSize > 0 ? new LRUCache<string, string>({ max: readCacheSize }) : undefined;
+      readCacheSize > 0
+        ? new LRUCache<string, string>({
+            max: readCacheSize,
+            maxSize: readCacheMaxBytes,
+            sizeCalculation: readCacheEntryBytes,
+          })
+        : undefined;
+  }
+
+  /** Bytes the read cache holds now, as counted against its byte bound. */
+  get readCacheBytes(): number {
+    return this.reads?.calculatedSize ?? 0;
   }
 
   // ---- tree caches ----
@@ -222,4 +237,10 @@ export class CacheManager {
       list.forEach(t => (t.invalidated = true));
     }
   }
+}
+
+/** The size of a read-cache entry counted against `readCacheMaxBytes`: 2 bytes per UTF-16 code unit. */
+export function readCacheEntryBytes(value: string, path: string): number {
+  // lru-cache needs a positive integer; an empty value still costs its path.
+  return Math.max(1, 2 * (path.length + value.length));
 }

@@ -15,6 +15,7 @@ import type { RegistryDriver } from './driver';
 import { LatchAcquisition } from './leader-latch';
 import {
   DEFAULT_CONNECT_TIMEOUT_MS,
+  DEFAULT_READ_CACHE_MAX_BYTES,
   DEFAULT_READ_CACHE_SIZE,
   DEFAULT_REQUEST_TIMEOUT_MS,
 } from './options';
@@ -36,6 +37,7 @@ export interface DrivenRegistryCenterOptions {
   connectTimeoutMs?: number;
   requestTimeoutMs?: number;
   readCacheSize?: number;
+  readCacheMaxBytes?: number;
   /** Only whether they are set is read here (`hasCredentials`); the driver uses them. */
   auth?: unknown;
   tls?: { cert?: unknown };
@@ -99,7 +101,18 @@ export class DrivenRegistryCenter
         `readCacheSize must be a non-negative integer, got ${readCacheSize}`,
       );
     }
-    this.caches = new CacheManager(driver, readCacheSize, err => this.emitError(err));
+    const readCacheMaxBytes = options.readCacheMaxBytes ?? DEFAULT_READ_CACHE_MAX_BYTES;
+    if (!Number.isInteger(readCacheMaxBytes) || readCacheMaxBytes < 1) {
+      throw new InvalidArgumentError(
+        `readCacheMaxBytes must be a positive integer, got ${readCacheMaxBytes}`,
+      );
+    }
+    this.caches = new CacheManager(
+      driver,
+      readCacheSize,
+      err => this.emitError(err),
+      readCacheMaxBytes,
+    );
     this.tracker = new ConnectionTracker(
       () => driver.sessionId(),
       state => this.onState(state),

@@ -12,6 +12,11 @@ export interface CommonRegistryOptions {
   requestTimeoutMs?: number;
   /** Entries of the bounded read cache used by `get()` outside cached subtrees. Default 10000; 0 disables it. */
   readCacheSize?: number;
+  /**
+   * Bytes the read cache may hold (2 per UTF-16 code unit of each path and value): it evicts least recently
+   * used entries past either bound, and does not keep a value larger than this. Default 33554432 (32 MiB).
+   */
+  readCacheMaxBytes?: number;
 }
 
 export interface Credentials {
@@ -63,3 +68,4 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 5_000;
 export const DEFAULT_SESSION_TIMEOUT_MS = 10_000;
 export const DEFAULT_LEASE_TTL_SECONDS = 10;
 export const DEFAULT_READ_CACHE_SIZE = 10_000;
+export const DEFAULT_READ_CACHE_MAX_BYTES = 32 * 1024 * 1024;

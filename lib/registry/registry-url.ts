@@ -8,9 +8,27 @@ const EXAMPLES: Record<string, string> = {
 };
 
 const QUERY_KEYS: Record<string, readonly string[]> = {
-  memory: ['sessionTimeoutMs', 'connectTimeoutMs', 'requestTimeoutMs', 'readCacheSize'],
-  zookeeper: ['sessionTimeoutMs', 'connectTimeoutMs', 'requestTimeoutMs', 'readCacheSize'],
-  etcd: ['leaseTtlSeconds', 'connectTimeoutMs', 'requestTimeoutMs', 'readCacheSize'],
+  memory: [
+    'sessionTimeoutMs',
+    'connectTimeoutMs',
+    'requestTimeoutMs',
+    'readCacheSize',
+    'readCacheMaxBytes',
+  ],
+  zookeeper: [
+    'sessionTimeoutMs',
+    'connectTimeoutMs',
+    'requestTimeoutMs',
+    'readCacheSize',
+    'readCacheMaxBytes',
+  ],
+  etcd: [
+    'leaseTtlSeconds',
+    'connectTimeoutMs',
+    'requestTimeoutMs',
+    'readCacheSize',
+    'readCacheMaxBytes',
+  ],
 };
 
 // eslint-disable-next-line no-control-regex
@@ -204,6 +222,7 @@ interface UrlNumbers {
   connectTimeoutMs?: number;
   requestTimeoutMs?: number;
   readCacheSize?: number;
+  readCacheMaxBytes?: number;
 }
 
 function parseQuery(url: string, scheme: string, query: string): UrlNumbers {

@@ -1,5 +1,6 @@
 import { CorruptedDataError, NodeExistsError, TransactionError } from '../../errors';
 import { parseJobConfig, serializeJobConfig, type JobConfig } from '../job-config';
+import { JOB_CONFIG_KEYS } from '../job-config-types';
 import type { JobContext } from '../job-context';
 import type { JobDefinition } from '../define-job';
 import { createIfAbsent } from './create-if-absent';
@@ -10,7 +11,24 @@ export interface ConfigChange {
   next: JobConfig;
 }
 
+/** One field in which the stored configuration differs from a worker's definition. */
+export interface ConfigDifference {
+  field: keyof JobConfig;
+  stored: unknown;
+  definition: unknown;
+}
+
 const WRITE_ATTEMPTS = 5;
+/** Not drift: `disabled` is operator state, `schemaVersion` is the format's. */
+const NOT_DRIFT: ReadonlySet<keyof JobConfig> = new Set(['disabled', 'schemaVersion']);
+
+/** The fields (in stored order) in which `stored` differs from `defined`, operator state excepted. */
+export function configDifferences(stored: JobConfig, defined: JobConfig): ConfigDifference[] {
+  return JOB_CONFIG_KEYS.filter(
+    field =>
+      !NOT_DRIFT.has(field) && JSON.stringify(stored[field]) !== JSON.stringify(defined[field]),
+  ).map(field => ({ field, stored: stored[field], definition: defined[field] }));
+}
 
 /**
  * `/{job}/config`: the job's configuration lives in the registry (DESIGN §4.8).
@@ -20,9 +38,12 @@ const WRITE_ATTEMPTS = 5;
  *   keeping the stored `disabled` flag, which is operator state.
  * - Runtime: every change of the node is parsed; an unreadable value is reported with its path
  *   (`CorruptedDataError`) and the job keeps its last good configuration.
+ * - Drift: when the adopted configuration differs from this worker's definition, `drift` lists the fields
+ *   and one warning says how to apply the definition — never a silent difference.
  */
 export class ConfigService {
   private current: JobConfig;
+  private differences: readonly ConfigDifference[] = [];
 
   constructor(
     private readonly ctx: JobContext,
@@ -33,6 +54,11 @@ export class ConfigService {
 
   get config(): JobConfig {
     return this.current;
+  }
+
+  /** Where the configuration adopted at start-up differs from the definition (`[]`: none, or written). */
+  get drift(): readonly ConfigDifference[] {
+    return this.differences;
   }
 
   /**
@@ -81,6 +107,7 @@ export class ConfigService {
       }
       if (!this.definition.overwrite && stored !== undefined) {
         this.current = stored;
+        this.noteDrift(stored);
         return stored;
       }
       const next: JobConfig = {
@@ -98,6 +125,20 @@ export class ConfigService {
           throw err;
         }
       }
+    }
+  }
+
+  private noteDrift(stored: JobConfig): void {
+    this.differences = configDifferences(stored, this.definition.config);
+    if (this.differences.length > 0) {
+      this.ctx.logger.warn(
+        'the stored configuration differs from this definition; it is in force',
+        {
+          path: this.ctx.paths.config,
+          fields: this.differences.map(d => d.field),
+          apply: `start with overwrite: true, or call updateJobConfig('${this.ctx.jobName}', patch) of the operations API`,
+        },
+      );
     }
   }
 

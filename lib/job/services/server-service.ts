@@ -37,7 +37,11 @@ export class ServerService {
     return this.ctx.cache().get(this.ctx.paths.server(ip)) !== SERVER_DISABLED;
   }
 
-  /** Live instances whose server is enabled, sorted ascending: the input of every strategy. */
+  /**
+   * Live member instances whose server is enabled, sorted ascending: the input of every strategy. A node
+   * under `instances/` that is persistent or unreadable is no member: never given items (it is reported by
+   * InstanceService, once per node).
+   */
   eligibleInstances(): string[] {
     return this.instances.liveInstances().filter(id => this.isEnabled(this.instances.ipOf(id)));
   }

@@ -239,10 +239,19 @@ describe('defineJob', () => {
       expect(seen).to.deep.equal([1, 2]);
     });
 
-    it('runs a script job with the stored command', async () => {
+    it("runs a script job with its definition's command, never the stored one by itself", async () => {
+      const job = defineJob({ name: 'j', type: 'script', command: 'echo defined; :' });
+      const ctx = fakeContext();
+      await job.run(ctx, { ...job.config, command: 'echo stored; :' });
+      const lines = ctx.logger.lines.map(l => l.fields?.line);
+      expect(lines).to.include('defined');
+      expect(lines).not.to.include('stored');
+    });
+
+    it('runs the command its caller passes (a worker that opted in with allowRegistryCommand)', async () => {
       const job = defineJob({ name: 'j', type: 'script', command: 'exit 1; :' });
       const ctx = fakeContext();
-      await job.run(ctx, { ...job.config, command: 'echo adopted; :' });
+      await job.run(ctx, { ...job.config, command: 'echo adopted; :' }, 'echo adopted; :');
       expect(ctx.logger.lines.map(l => l.fields?.line)).to.include('adopted');
     });
 
