@@ -1,4 +1,5 @@
 import { describeJobFailureContract } from '../contract/job-failure.contract';
+import { describeJobIdentityContract } from '../contract/job-identity.contract';
 import { describeJobContract } from '../contract/job.contract';
 import { describeJobLivenessContract } from '../contract/job-liveness.contract';
 import { describeLeaderLatchContract } from '../contract/leader-latch.contract';
@@ -15,6 +16,7 @@ describe('etcd backend', function () {
   describeLeaderLatchContract(factory);
   describeJobContract(factory);
   describeJobFailureContract(factory);
+  describeJobIdentityContract(factory);
   describeJobLivenessContract(factory);
   describeServerRestartContract(factory);
 });

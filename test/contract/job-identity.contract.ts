@@ -83,7 +83,11 @@ export function describeJobIdentityContract(factory: BackendFactory): void {
       expect(conflict.code).to.equal('INSTANCE_ID_CONFLICT');
       expect(conflict.instanceId).to.equal('w-a');
       expect(conflict.path).to.equal('/job/instances/w-a');
-      expect(conflict.holder).to.deep.equal({ host: 'other-host', pid: 4242, since: info.startedAt });
+      expect(conflict.holder).to.deep.equal({
+        host: 'other-host',
+        pid: 4242,
+        since: info.startedAt,
+      });
       expect(conflict.message).to.include('w-a').and.include('other-host').and.include('4242');
       expect(conflict.message).to.include('2026-01-02T03:04:05.000Z');
       // The failed start left the holder's registration alone and ran nothing.
