@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from '../errors';
 import type { CoordinatorRegistryCenter } from '../registry/registry-center';
+import { assertRemovableJob } from './assert-removable-job';
 import { setJobDisabled } from './config-operations';
 import { liveInstanceIds, requireJob } from './job-reader';
 import { JobInUseError } from './ops-errors';
@@ -52,8 +53,10 @@ export async function shutdown(
  * Delete the job (`/{job}` and everything under it). Refused with {@link JobInUseError} naming the live
  * instances while any is alive, unless `force`; with `force` the running workers lose the job's
  * configuration under their feet. The usual sequence is `shutdown`, wait until no instance is left
- * (`getJobStatus().instances`), then `remove`. Only the existence of the `config` node is checked, so a
- * job whose configuration is unreadable can still be removed.
+ * (`getJobStatus().instances`), then `remove`. Only a Shardline job is ever deleted: a node whose `config`
+ * does not parse as this job's configuration, or that holds anything but a job's own nodes (such as another
+ * namespace nested inside the job name), is refused with {@link NotAJobError} naming the path, with or
+ * without `force` (`force` only skips the live-instance check).
  */
 export async function remove(
   registry: CoordinatorRegistryCenter,
@@ -61,6 +64,7 @@ export async function remove(
   options: RemoveOptions = {},
 ): Promise<RemoveResult> {
   const paths = await requireJob(registry, job);
+  await assertRemovableJob(registry, paths);
   const liveInstances = await liveInstanceIds(registry, paths);
   if (liveInstances.length > 0 && options.force !== true) {
     throw new JobInUseError(job, paths.instances, liveInstances);

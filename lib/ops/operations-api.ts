@@ -30,8 +30,10 @@ import { getJobStatus, getShardingInfo, listJobs } from './statistics';
  *
  * Every read is a round trip (nothing is cached), so an `Operations` can live as long or as short as its
  * registry. Every method rejects with `UnknownJobError` for a job without a `config` node, with
- * `CorruptedDataError` (naming the path) for unreadable data it has to parse, and with the registry's own
- * errors (`ConnectionLossError`, `OperationTimeoutError`, …) when the registry cannot be reached.
+ * `CorruptedDataError` (naming the path) for a configuration it has to parse, and with the registry's own
+ * errors (`ConnectionLossError`, `OperationTimeoutError`, …) when the registry cannot be reached. The
+ * reads never fail on an unreadable instance node (reported in `corrupted`), and `listJobs` lists a job
+ * with an unreadable configuration as `CORRUPTED`. Reads fan out with bounded concurrency.
  */
 export interface Operations {
   /** Every job of the namespace, sorted by name. */
@@ -55,7 +57,11 @@ export interface Operations {
   enable(job: string, target?: ToggleTarget): Promise<ToggleResult>;
   /** Stop the job on every live instance (their other jobs keep running). */
   shutdown(job: string): Promise<RequestResult>;
-  /** Delete the job; refused with `JobInUseError` while instances are alive unless `force`. */
+  /**
+   * Delete the job; refused with `JobInUseError` while instances are alive unless `force`, and always with
+   * `NotAJobError` when `/{job}` is not only a Shardline job (its config does not parse, or it holds other
+   * nodes, such as a namespace nested inside the job name).
+   */
   remove(job: string, options?: RemoveOptions): Promise<RemoveResult>;
 }
 
@@ -76,4 +82,4 @@ export function createOperations(registry: CoordinatorRegistryCenter): Operation
 }
 
 export type * from './ops-types';
-export { JobInUseError } from './ops-errors';
+export { JobInUseError, NotAJobError } from './ops-errors';

@@ -20,3 +20,23 @@ export class JobInUseError extends CoordinationError {
     this.instances = [...instances];
   }
 }
+
+/**
+ * `remove(job)` refused: the node `/{job}` is not (only) a Shardline job, so deleting its subtree could
+ * wipe something else — its `config` does not parse as this job's configuration, or it holds a node that
+ * is no part of a job, such as another namespace nested inside the job's name (namespace `team/sync`
+ * lives under job `sync` of namespace `team`). `path` is the offending node; nothing was deleted.
+ */
+export class NotAJobError extends CoordinationError {
+  readonly jobName: string;
+
+  constructor(jobName: string, path: string, reason: string) {
+    super(
+      'UNKNOWN_JOB',
+      `refusing to remove ${jobName}: ${path} ${reason}; nothing was deleted (check the node with the ` +
+        "registry's own tools and delete it there if it really is garbage)",
+      { path },
+    );
+    this.jobName = jobName;
+  }
+}

@@ -23,8 +23,14 @@ export type JobStatus = 'OK' | 'DISABLED' | 'CRASHED' | 'SHARDING_FLAG';
  */
 export type ItemStatus = 'PENDING' | 'RUNNING' | 'DISABLED' | 'SHARDING_FLAG';
 
-/** One row of `listJobs()` / `shardline jobs --json`. */
-export interface JobBrief {
+/** A registry node the operations API could not understand: its path and why. */
+export interface CorruptedNode {
+  path: string;
+  reason: string;
+}
+
+/** One row of `listJobs()` / `shardline jobs --json` for a job whose configuration reads. */
+export interface ReadableJobBrief {
   job: string;
   status: JobStatus;
   /** `null` for a one-off job (runs only when triggered). */
@@ -33,6 +39,26 @@ export interface JobBrief {
   /** Number of live instances. */
   instances: number;
 }
+
+/**
+ * One row of `listJobs()` for a job whose stored configuration (`path`, i.e. `/{job}/config`) cannot be
+ * read: listed rather than failing the whole listing, so one bad node does not hide every other job.
+ */
+export interface CorruptedJobBrief {
+  job: string;
+  status: 'CORRUPTED';
+  cron: null;
+  shardingTotalCount: null;
+  /** Number of live instances. */
+  instances: number;
+  /** The unreadable node. */
+  path: string;
+  /** Why it cannot be read (invalid JSON, a field out of range, …). */
+  reason: string;
+}
+
+/** One row of `listJobs()` / `shardline jobs --json`; narrow on `status === 'CORRUPTED'`. */
+export type JobBrief = ReadableJobBrief | CorruptedJobBrief;
 
 /** One sharding item of `getShardingInfo()` / `getJobStatus().items`. */
 export interface ItemInfo {
@@ -50,10 +76,16 @@ export interface JobStatusInfo {
   status: JobStatus;
   /** The leader's instanceId, `null` while there is none. */
   leader: string | null;
-  /** Live instance ids, sorted ascending. */
+  /** Live instance ids, sorted ascending (unreadable instance nodes are not instances: see `corrupted`). */
   instances: string[];
   /** Items `0 … shardingTotalCount-1`, ascending. */
   items: ItemInfo[];
+  /**
+   * Present only when some node of the job could not be understood: e.g. an `instances/{id}` node that is
+   * not valid instance JSON, or is persistent (an instance's node lives with its session). Such a node is
+   * no instance: it is left out of `instances` and reported here.
+   */
+  corrupted?: CorruptedNode[];
 }
 
 /**

@@ -1,21 +1,33 @@
-import { UnknownJobError } from '../errors';
+import { CorruptedDataError, UnknownJobError } from '../errors';
 import type { CoordinatorRegistryCenter } from '../registry/registry-center';
+import { boundedReader, type RegistryReader } from './bounded-reader';
 import { JobPaths, type JobConfig } from './job-layer';
 import {
+  corruptedNode,
   liveInstanceIds,
   readConfig,
   readDisabledServers,
-  readInstanceIps,
+  readInstances,
   readOptional,
   requireJob,
 } from './job-reader';
-import type { ItemInfo, ItemStatus, JobBrief, JobStatus, JobStatusInfo } from './ops-types';
+import type {
+  CorruptedNode,
+  ItemInfo,
+  ItemStatus,
+  JobBrief,
+  JobStatus,
+  JobStatusInfo,
+} from './ops-types';
 
 /**
  * Read-only views of jobs (ElasticJob's statistics APIs), computed from direct reads of the node
  * layout (DESIGN §3) at the moment of the call. The status rules are documented on {@link JobStatus}
  * and {@link ItemStatus}. Every function throws `UnknownJobError` for a job without a `config` node and
- * `CorruptedDataError` (naming the path) for an unreadable configuration or instance node.
+ * `CorruptedDataError` (naming the path) for an unreadable configuration; unreadable instance nodes are
+ * reported (`corrupted`), and `listJobs` lists a job with an unreadable configuration as `CORRUPTED`.
+ * Each call reads through {@link boundedReader}: its reads fan out, but never more than
+ * `OPS_READ_CONCURRENCY` at once.
  */
 
 /** Everything a status needs, read once. */
@@ -28,12 +40,11 @@ interface JobSnapshot {
   enabledInstances: number;
   /** `leader/sharding/necessary` exists. */
   resharding: boolean;
+  /** Nodes under `instances/` that are no instance. */
+  corrupted: CorruptedNode[];
 }
 
-async function readSnapshot(
-  registry: CoordinatorRegistryCenter,
-  paths: JobPaths,
-): Promise<JobSnapshot> {
+async function readSnapshot(registry: RegistryReader, paths: JobPaths): Promise<JobSnapshot> {
   const config = await readConfig(registry, paths);
   const [ids, disabledServers, leader, resharding] = await Promise.all([
     liveInstanceIds(registry, paths),
@@ -41,7 +52,7 @@ async function readSnapshot(
     readOptional(registry, paths.electionInstance),
     registry.isExisted(paths.shardingNecessary),
   ]);
-  const ips = await readInstanceIps(registry, paths, ids);
+  const { ips, corrupted } = await readInstances(registry, paths, ids);
   const enabled = new Set([...ips].filter(([, ip]) => !disabledServers.has(ip)).map(([id]) => id));
   const items = await Promise.all(
     Array.from({ length: config.shardingTotalCount }, (_v, item) =>
@@ -55,11 +66,12 @@ async function readSnapshot(
     items,
     enabledInstances: enabled.size,
     resharding,
+    corrupted,
   };
 }
 
 async function readItem(
-  registry: CoordinatorRegistryCenter,
+  registry: RegistryReader,
   paths: JobPaths,
   item: number,
   context: { enabled: ReadonlySet<string>; resharding: boolean },
@@ -102,15 +114,20 @@ export async function getJobStatus(
   registry: CoordinatorRegistryCenter,
   job: string,
 ): Promise<JobStatusInfo> {
-  const paths = await requireJob(registry, job);
-  const snapshot = await readSnapshot(registry, paths);
-  return {
+  const reader = boundedReader(registry);
+  const paths = await requireJob(reader, job);
+  const snapshot = await readSnapshot(reader, paths);
+  const status: JobStatusInfo = {
     job,
     status: jobStatusOf(snapshot),
     leader: snapshot.leader,
     instances: snapshot.instances,
     items: snapshot.items,
   };
+  if (snapshot.corrupted.length > 0) {
+    status.corrupted = snapshot.corrupted;
+  }
+  return status;
 }
 
 /** The items of one job (`getJobStatus(job).items`). */
@@ -118,37 +135,52 @@ export async function getShardingInfo(
   registry: CoordinatorRegistryCenter,
   job: string,
 ): Promise<ItemInfo[]> {
-  const paths = await requireJob(registry, job);
-  return (await readSnapshot(registry, paths)).items;
+  const reader = boundedReader(registry);
+  const paths = await requireJob(reader, job);
+  return (await readSnapshot(reader, paths)).items;
 }
 
 /**
  * Every job of the namespace (a child of the root with a `config` node), sorted by name. Other nodes
- * under the root (recipes' locks, services, …) are not jobs and are skipped.
+ * under the root (recipes' locks, services, …) are not jobs and are skipped. A job whose configuration
+ * cannot be read is listed as `CORRUPTED` with the path and the reason, and the others are listed as
+ * usual: one bad node must not hide every job from the operator who has to find it.
  */
 export async function listJobs(registry: CoordinatorRegistryCenter): Promise<JobBrief[]> {
-  const names = await registry.getChildrenKeys('/');
-  const jobs = await Promise.all(
-    names.map(async name => {
-      const paths = new JobPaths(name);
-      let snapshot: JobSnapshot;
-      try {
-        snapshot = await readSnapshot(registry, paths);
-      } catch (err) {
-        if (err instanceof UnknownJobError) {
-          return undefined; // not a job, or removed meanwhile
-        }
-        throw err;
-      }
-      const brief: JobBrief = {
-        job: name,
-        status: jobStatusOf(snapshot),
-        cron: snapshot.config.cron,
-        shardingTotalCount: snapshot.config.shardingTotalCount,
-        instances: snapshot.instances.length,
-      };
-      return brief;
-    }),
-  );
+  const reader = boundedReader(registry);
+  const names = await reader.getChildrenKeys('/');
+  const jobs = await Promise.all(names.map(name => readBrief(reader, name)));
   return jobs.filter(j => j !== undefined);
+}
+
+async function readBrief(reader: RegistryReader, name: string): Promise<JobBrief | undefined> {
+  const paths = new JobPaths(name);
+  let snapshot: JobSnapshot;
+  try {
+    snapshot = await readSnapshot(reader, paths);
+  } catch (err) {
+    if (err instanceof UnknownJobError) {
+      return undefined; // not a job, or removed meanwhile
+    }
+    if (err instanceof CorruptedDataError && err.path === paths.config) {
+      const ids = await liveInstanceIds(reader, paths);
+      const { ips } = await readInstances(reader, paths, ids);
+      return {
+        job: name,
+        status: 'CORRUPTED',
+        cron: null,
+        shardingTotalCount: null,
+        instances: ips.size,
+        ...corruptedNode(err, paths.config),
+      };
+    }
+    throw err;
+  }
+  return {
+    job: name,
+    status: jobStatusOf(snapshot),
+    cron: snapshot.config.cron,
+    shardingTotalCount: snapshot.config.shardingTotalCount,
+    instances: snapshot.instances.length,
+  };
 }

@@ -131,6 +131,47 @@ export function describeCliSuite(backend: () => CliBackend): void {
     }
   });
 
+  it('jobs lists a job with an unreadable config as CORRUPTED with its path; status works with an unreadable instance node', async () => {
+    await job('a-sync', { shardingTotalCount: 1 });
+    await seed.persist('/b-bad/config', '{not json');
+    const listed = jsonOf(await cli('jobs', '--json')) as Record<string, unknown>[];
+    expect(listed.map(j => [j.job, j.status])).to.deep.equal([
+      ['a-sync', 'CRASHED'],
+      ['b-bad', 'CORRUPTED'],
+    ]);
+    expect(listed[1]).to.include({ path: '/b-bad/config', cron: null, shardingTotalCount: null });
+    const table = await cli('jobs');
+    expect(table.code, table.stderr).to.equal(0);
+    expect(table.stdout).to.contain('b-bad   CORRUPTED');
+    expect(table.stdout).to.contain('b-bad: unreadable data at /b-bad/config: invalid JSON');
+
+    await instance('a-sync', 'pod-a');
+    const other = await instance('a-sync', 'pod-b');
+    await other.update('/a-sync/instances/pod-b', 'garbage');
+    const status = jsonOf(await cli('status', 'a-sync', '--json')) as JobStatusInfo;
+    expect(status.instances).to.deep.equal(['pod-a']);
+    expect(status.corrupted?.map(c => c.path)).to.deep.equal(['/a-sync/instances/pod-b']);
+    const human = await cli('status', 'a-sync');
+    expect(human.code, human.stderr).to.equal(0);
+    expect(human.stdout).to.contain('corrupted: /a-sync/instances/pod-b: invalid JSON');
+  });
+
+  it('remove never wipes a namespace nested inside the job name', async () => {
+    // Namespace <ns>/sync lives where job `sync` of namespace <ns> would.
+    const nested = createRegistryCenter(url.replace(/^([a-z]+:\/\/[^/]+\/[^?]+)/, '$1/sync'));
+    clients.push(nested);
+    await nested.init();
+    await nested.persist('/config/config', JSON.stringify(jobConfig('config')));
+    await nested.persist('/billing/config', JSON.stringify(jobConfig('billing')));
+    expectFailure(
+      await cli('remove', 'sync', '--force'),
+      1,
+      /refusing to remove sync: \/sync\/config is not a job configuration/,
+    );
+    expect(await nested.isExisted('/config/config')).to.equal(true);
+    expect(await nested.isExisted('/billing/config')).to.equal(true);
+  });
+
   it('trigger and shutdown write a request per live instance', async () => {
     await job('sync');
     await instance('sync', 'pod-a');

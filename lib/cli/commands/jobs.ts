@@ -4,7 +4,9 @@ import { printJson, printLine, printTable } from '../output';
 
 /**
  * `shardline jobs`: every job of the namespace with its status, cron, item count and live instances.
- * `--json` prints `[{ "job", "status", "cron", "shardingTotalCount", "instances": n }]`.
+ * `--json` prints `[{ "job", "status", "cron", "shardingTotalCount", "instances": n }]`; a job whose
+ * configuration cannot be read has status `CORRUPTED`, `cron` and `shardingTotalCount` null, and the
+ * unreadable `path` with the `reason` (the table names them under the rows).
  */
 export function registerJobsCommand(program: Command): void {
   withCommonOptions(program.command('jobs'))
@@ -24,10 +26,15 @@ export function registerJobsCommand(program: Command): void {
         jobs.map(j => [
           j.job,
           j.status,
-          j.cron ?? '(one-off)',
-          String(j.shardingTotalCount),
+          j.status === 'CORRUPTED' ? '-' : (j.cron ?? '(one-off)'),
+          j.status === 'CORRUPTED' ? '-' : String(j.shardingTotalCount),
           String(j.instances),
         ]),
       );
+      for (const j of jobs) {
+        if (j.status === 'CORRUPTED') {
+          printLine(`${j.job}: unreadable data at ${j.path}: ${j.reason}`);
+        }
+      }
     });
 }

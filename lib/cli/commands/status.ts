@@ -4,7 +4,8 @@ import { printJson, printLine, printTable } from '../output';
 
 /**
  * `shardline status <job>`: the job's status, leader, live instances and items. `--json` prints
- * `{ "job", "status", "leader", "instances": [ids], "items": [{ "item", "instanceId", "status", "failover" }] }`.
+ * `{ "job", "status", "leader", "instances": [ids], "items": [{ "item", "instanceId", "status", "failover" }] }`,
+ * plus `"corrupted": [{ "path", "reason" }]` when some instance node cannot be read (it is no instance).
  */
 export function registerStatusCommand(program: Command): void {
   withCommonOptions(program.command('status'))
@@ -22,6 +23,9 @@ export function registerStatusCommand(program: Command): void {
       printLine(
         `instances: ${status.instances.length === 0 ? '(none)' : status.instances.join(', ')}`,
       );
+      for (const node of status.corrupted ?? []) {
+        printLine(`corrupted: ${node.path}: ${node.reason}`);
+      }
       printLine();
       printTable(
         ['ITEM', 'INSTANCE', 'STATUS', 'FAILOVER'],

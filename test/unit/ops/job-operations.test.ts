@@ -1,7 +1,12 @@
 import { expect } from 'chai';
-import { CorruptedDataError, InvalidArgumentError, UnknownJobError } from '../../../lib/errors';
-import { createOperations, JobInUseError, type Operations } from '../../../lib/ops/operations-api';
-import { OpsFixture } from './ops-fixture';
+import { InvalidArgumentError, UnknownJobError } from '../../../lib/errors';
+import {
+  createOperations,
+  JobInUseError,
+  NotAJobError,
+  type Operations,
+} from '../../../lib/ops/operations-api';
+import { jobConfig, OpsFixture } from './ops-fixture';
 
 describe('operations API: job operations', () => {
   let f: OpsFixture;
@@ -157,11 +162,57 @@ describe('operations API: job operations', () => {
       expect(await f.registry.isExisted('/sync')).to.equal(false);
     });
 
-    it('removes a job whose config is unreadable (only its existence is checked)', async () => {
+    it('refuses, even with force, a node whose config is not a job configuration, naming the path; deletes nothing', async () => {
       await f.registry.persist('/sync/config', 'garbage');
-      await expect(ops.getJobConfig('sync')).to.be.rejectedWith(CorruptedDataError);
-      await ops.remove('sync');
-      expect(await f.registry.isExisted('/sync')).to.equal(false);
+      await f.registry.persist('/sync/sharding/0/instance', 'pod-a');
+      for (const options of [{}, { force: true }]) {
+        const err = await ops.remove('sync', options).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(err).to.be.instanceOf(NotAJobError);
+        expect((err as NotAJobError).path).to.equal('/sync/config');
+        expect((err as Error).message).to.match(
+          /refusing to remove sync: \/sync\/config is not a job/,
+        );
+      }
+      await f.job('other');
+      await f.registry.update('/sync/config', JSON.stringify(jobConfig('other')));
+      await expect(ops.remove('sync')).to.be.rejectedWith(
+        NotAJobError,
+        /configuration of job "other"/,
+      );
+      expect(await f.registry.getDirectly('/sync/sharding/0/instance')).to.equal('pod-a');
+    });
+
+    it('never wipes a namespace nested inside the job name (namespace team/sync under job sync of team)', async () => {
+      // On ZooKeeper and etcd, namespace `<ns>/sync` lives at /sync of namespace <ns>: its jobs `config`
+      // and `billing` are the nodes below (the memory backend keeps namespaces apart, so they are written
+      // here as they would appear).
+      await f.registry.persist('/sync/config/config', JSON.stringify(jobConfig('config')));
+      await f.registry.persist('/sync/billing/config', JSON.stringify(jobConfig('billing')));
+      // /sync/config is the root of the nested job `config`, not a configuration.
+      await expect(ops.remove('sync', { force: true })).to.be.rejectedWith(
+        NotAJobError,
+        '/sync/config',
+      );
+      // Even when `sync` is also a real job, the nested namespace's jobs are not its nodes.
+      await f.registry.remove('/sync/config');
+      await f.job('sync');
+      const err = await ops.remove('sync', { force: true }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).to.be.instanceOf(NotAJobError);
+      expect((err as NotAJobError).path).to.equal('/sync/billing');
+      expect(await f.registry.isExisted('/sync/billing/config')).to.equal(true);
+    });
+
+    it('refuses when the job holds a job-layout node with a config of its own (a nested job named like it)', async () => {
+      await f.job('sync');
+      await f.registry.persist('/sync/leader/config', JSON.stringify(jobConfig('leader')));
+      await expect(ops.remove('sync')).to.be.rejectedWith(NotAJobError, '/sync/leader');
+      expect(await f.registry.isExisted('/sync/leader/config')).to.equal(true);
     });
   });
 

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { CorruptedDataError, UnknownJobError } from '../../../lib/errors';
 import { createOperations, type Operations } from '../../../lib/ops/operations-api';
-import { OpsFixture } from './ops-fixture';
+import { instanceInfo, OpsFixture } from './ops-fixture';
 
 describe('operations API: statistics', () => {
   let f: OpsFixture;
@@ -183,15 +183,28 @@ describe('operations API: statistics', () => {
       ]);
     });
 
-    it('fails with CorruptedDataError naming the path when a config is unreadable', async () => {
-      await f.job('good');
-      await f.registry.persist('/bad/config', '{not json');
-      const err = await ops.listJobs().then(
-        () => undefined,
-        (e: unknown) => e,
-      );
-      expect(err).to.be.instanceOf(CorruptedDataError);
-      expect((err as CorruptedDataError).path).to.equal('/bad/config');
+    it('lists a job with an unreadable config as CORRUPTED with its path and reason, and every other job as usual', async () => {
+      await f.job('a-good');
+      await f.job('c-good', { shardingTotalCount: 1 });
+      await f.registry.persist('/b-bad/config', '{not json');
+      await f.instance('b-bad', 'pod-a');
+      const jobs = await ops.listJobs();
+      expect(jobs.map(j => [j.job, j.status])).to.deep.equal([
+        ['a-good', 'CRASHED'],
+        ['b-bad', 'CORRUPTED'],
+        ['c-good', 'CRASHED'],
+      ]);
+      expect(jobs[1]).to.deep.include({
+        job: 'b-bad',
+        status: 'CORRUPTED',
+        cron: null,
+        shardingTotalCount: null,
+        instances: 1,
+        path: '/b-bad/config',
+      });
+      expect(jobs[1])
+        .to.have.property('reason')
+        .that.matches(/invalid JSON/);
     });
   });
 
@@ -207,14 +220,31 @@ describe('operations API: statistics', () => {
       expect((err as Error).message).to.contain('shardingTotalCount');
     });
 
-    it('a corrupted instance node fails status with CorruptedDataError naming its path', async () => {
-      await f.job('sync');
+    it('status works with an unreadable or persistent instance node: it is no instance and is reported with its path', async () => {
+      await f.job('sync', { shardingTotalCount: 2 });
+      await f.instance('sync', 'pod-a');
+      await f.assign('sync', { 'pod-a': [0, 1] });
       const client = await f.client();
       await client.persistEphemeral('/sync/instances/pod-x', 'garbage');
-      await expect(ops.getJobStatus('sync')).to.be.rejectedWith(
-        CorruptedDataError,
+      await f.registry.persist('/sync/instances/pod-y', instanceInfo('10.0.0.9'));
+      const status = await ops.getJobStatus('sync');
+      expect(status.status).to.equal('OK');
+      expect(status.instances).to.deep.equal(['pod-a']);
+      expect(status.corrupted?.map(c => c.path)).to.deep.equal([
         '/sync/instances/pod-x',
-      );
+        '/sync/instances/pod-y',
+      ]);
+      expect(status.corrupted?.[0]?.reason).to.match(/invalid JSON/);
+      expect(status.corrupted?.[1]?.reason).to.match(/persistent/);
+      expect((await ops.listJobs())[0]).to.deep.include({
+        job: 'sync',
+        status: 'OK',
+        instances: 1,
+      });
+      // A healthy job's status has no `corrupted` field at all (the documented shape).
+      await client.remove('/sync/instances/pod-x');
+      await f.registry.remove('/sync/instances/pod-y');
+      expect(await ops.getJobStatus('sync')).to.not.have.property('corrupted');
     });
 
     it('every read of a job without a config node fails with UnknownJobError', async () => {
