@@ -87,14 +87,17 @@ export { consoleLogger, noopLogger } from './logger';
 export type { LogFields, Logger } from './logger';
 // operations
 export { createOperations } from './ops/operations-api';
-export { JobInUseError } from './ops/ops-errors';
+export { JobInUseError, NotAJobError } from './ops/ops-errors';
 export type {
+  CorruptedJobBrief,
+  CorruptedNode,
   ItemInfo,
   ItemStatus,
   JobBrief,
   JobStatus,
   JobStatusInfo,
   Operations,
+  ReadableJobBrief,
   RemoveOptions,
   RemoveResult,
   RequestResult,
