@@ -57,6 +57,8 @@ export class ItemScheduler {
   private assignmentCheck: NodeJS.Immediate | undefined;
   private readonly guard: OwnershipGuard;
   private lastLocalItems = '';
+  /** Epoch ms of the newest fire that dispatched the local items (the liveness watchdog reads it). */
+  lastFireAt = 0;
 
   constructor(private readonly o: ItemSchedulerOptions) {
     this.guard = new OwnershipGuard(o.ctx.registry, reason => this.runs.abortAll(reason));
@@ -224,6 +226,7 @@ export class ItemScheduler {
         return;
       }
     }
+    this.lastFireAt = Date.now();
     for (const item of this.o.sharding.localItems()) {
       if (!this.o.sharding.isItemDisabled(item)) {
         void this.startItem(item);
@@ -235,7 +238,8 @@ export class ItemScheduler {
     return this.runs.size > 0 || this.starting.size > 0;
   }
 
-  private mayStart(): boolean {
+  /** This instance may start items now: open, connected, job and server enabled. */
+  mayStart(): boolean {
     return (
       !this.closed &&
       this.guard.isConnected &&

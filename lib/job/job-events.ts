@@ -35,6 +35,19 @@ export interface MisfireEvent {
   item: number;
 }
 
+/** Why a job does not make progress on this worker (see LivenessWatchdog). */
+export type StallReason =
+  'reshardingNotSettled' | 'staleMarker' | 'deadRunningRecord' | 'firesMissed';
+
+export interface StalledEvent {
+  job: string;
+  reason: StallReason;
+  /** The registry path that shows it (the marker, the record) or the job's root for missed fires. */
+  path: string;
+  /** Epoch ms since when the condition holds. */
+  since: number;
+}
+
 export interface JobStoppedEvent {
   job: string;
   /** `stop`: worker.stop(); `shutdown`: the operations shutdown command; `removed`: the job was removed. */
@@ -72,6 +85,8 @@ export interface WorkerEvents {
    * `startWorker` resolves, so a listener attached then sees it.
    */
   configDrift: [ConfigDriftEvent];
+  /** Something that should happen does not (a resharding that never settles, fires that never come). */
+  stalled: [StalledEvent];
   /** A job stopped on this worker. */
   jobStopped: [JobStoppedEvent];
   /**

@@ -19,6 +19,7 @@ import type { JobEventSink } from './job-events';
 import type { InstanceInfo } from './job-instance';
 import { JobPaths } from './job-paths';
 import { ItemScheduler } from './item-scheduler';
+import { LivenessWatchdog } from './liveness-watchdog';
 import { JobReactions } from './reactions/job-reactions';
 import type { Scheduler } from './scheduler/scheduler';
 import { ConfigService } from './services/config-service';
@@ -41,6 +42,8 @@ export interface JobRuntimeOptions {
   scheduler: Scheduler;
   logger: Logger;
   events: JobEventSink;
+  /** A condition that blocks progress is reported (`stalled`) after this long (default 10 s or 2 sessions). */
+  stallAfterMs?: number;
 }
 
 const RESHARD_RETRY_MAX_MS = 2000;
@@ -72,6 +75,7 @@ export class JobRuntime {
   readonly election: ElectionService;
   readonly items: ItemScheduler;
   private readonly reactions: JobReactions;
+  private readonly watchdog: LivenessWatchdog;
   private leaderWake: (() => void) | undefined;
   /** Resharding passes this instance committed as leader (bounded-work tests and metrics read it). */
   reshardings = 0;
@@ -137,6 +141,20 @@ export class JobRuntime {
       events: options.events,
       report: err => this.report(err),
     });
+    this.watchdog = new LivenessWatchdog(
+      {
+        ctx: this.ctx,
+        sharding: this.sharding,
+        execution: this.execution,
+        config: () => this.config.config,
+        mayStart: () => this.items.mayStart(),
+        lastFireAt: () => this.items.lastFireAt,
+        isLeader: () => this.isLeader,
+        wakeLeader: () => this.wakeLeader(),
+        events: options.events,
+      },
+      options.stallAfterMs ?? Math.max(10_000, 2 * registry.sessionTimeoutMs),
+    );
     this.reactions = new JobReactions(this.ctx, {
       onConfigValue: raw => this.onConfigValue(raw),
       onMembershipChanged: () => this.wakeLeader(),
@@ -180,6 +198,7 @@ export class JobRuntime {
     await this.sharding.requestResharding();
     this.election.start((signal, fence) => this.leaderDuties(signal, fence));
     this.items.start();
+    this.watchdog.start();
     this.logger.info('job started', { items: this.config.config.shardingTotalCount });
   }
 
@@ -192,6 +211,7 @@ export class JobRuntime {
   private async drain(timeoutMs: number, reason: 'stop' | 'shutdown' | 'removed'): Promise<void> {
     const { registry, paths } = this.ctx;
     this.items.close();
+    this.watchdog.close();
     await this.items.drain(timeoutMs);
     registry.off('connectionStateChanged', this.onConnectionState);
     this.cacheRef?.off('event', this.reactions.handle);

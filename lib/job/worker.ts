@@ -13,7 +13,7 @@ import type { JobConfig } from './job-config';
 import { Scheduler } from './scheduler/scheduler';
 import { beginLife, endLife } from './services/instance-holder';
 
-export interface WorkerOptions {
+export interface WorkerOptions extends WorkerStallOptions {
   /** A registry center; initialised here when it was not yet. */
   registry: CoordinatorRegistryCenter;
   jobs: readonly JobDefinition[];
@@ -30,6 +30,15 @@ export interface WorkerOptions {
    * host's trust decision, not the job's. On a registry client without credentials it logs a warning.
    */
   allowRegistryCommand?: boolean;
+}
+
+export interface WorkerStallOptions {
+  /**
+   * A condition that blocks a job's progress (a resharding that does not settle, a stale marker, a dead
+   * writer's running record, fires the cron expected that never came) is reported on `stalled` after it
+   * has held this long. Default: 10 s or two session timeouts, whichever is longer.
+   */
+  stallAfterMs?: number;
 }
 
 export interface StopOptions {
@@ -108,6 +117,7 @@ export class Worker extends TypedEmitter<WorkerEvents> {
         scheduler: this.scheduler,
         logger: this.logger,
         events: this.sink,
+        stallAfterMs: this.options.stallAfterMs,
       });
       this.runtimes.set(definition.name, runtime);
     }

@@ -1,7 +1,7 @@
 import { defineJob, type JobDefinition, type SimpleJobOptions } from '../../lib/job/define-job';
 import type { ExecutedEvent, WorkerEvents } from '../../lib/job/job-events';
 import { JobPaths } from '../../lib/job/job-paths';
-import { startWorker, type Worker } from '../../lib/job/worker';
+import { startWorker, type Worker, type WorkerOptions } from '../../lib/job/worker';
 import type { DrivenRegistryCenter } from '../../lib/registry/driven-registry-center';
 import type { TreeCache } from '../../lib/registry/tree-cache';
 import { EventQueue } from '../harness/events';
@@ -59,11 +59,17 @@ export class JobCluster {
     options: {
       wrap?: (registry: DrivenRegistryCenter) => DrivenRegistryCenter;
       registry?: DrivenRegistryCenter;
+      worker?: Partial<WorkerOptions>;
     } = {},
   ): Promise<Member> {
     const registry = options.registry ?? (await this.clients.connect());
     const wrap = options.wrap ?? ((r: DrivenRegistryCenter) => r);
-    const worker = await startWorker({ registry: wrap(registry), jobs: [job], instanceId: id });
+    const worker = await startWorker({
+      ...options.worker,
+      registry: wrap(registry),
+      jobs: [job],
+      instanceId: id,
+    });
     const executed = new EventQueue<ExecutedEvent>();
     const errors = new EventQueue<WorkerEvents['error'][0]>();
     worker.on('executed', e => executed.push(e));

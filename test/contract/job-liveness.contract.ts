@@ -1,12 +1,14 @@
 import { expect } from 'chai';
 import { CorruptedDataError } from '../../lib/errors';
 import type { DrivenRegistryCenter } from '../../lib/registry/driven-registry-center';
+import type { StalledEvent } from '../../lib/job/job-events';
+import { EventQueue } from '../harness/events';
 import { ms } from '../harness/timing';
 import { range, RunLedger } from '../harness/run-ledger';
 import { withWriteHook } from '../harness/write-hook';
 import type { BackendFactory } from './backend-factory';
 import { Clients } from './clients';
-import { JobCluster } from './job-cluster';
+import { averageOwners, JobCluster } from './job-cluster';
 
 /**
  * Liveness of the resharding protocol (no silent stall): a multi-transaction resharding with requests
@@ -105,6 +107,49 @@ export function describeJobLivenessContract(factory: BackendFactory): void {
       await ledger.waitAllRun(range(10), runMs);
       await expectSettledClean(c);
       expect(ledger.overlaps).to.deep.equal([]);
+    });
+
+    it('a resharding that does not settle past the bound is reported (stalled, reason and path), not waited on in silence', async () => {
+      const c = setup();
+      const observer = await c.observe();
+      const worker = { stallAfterMs: ms(1000) };
+      let release: (() => void) | undefined;
+      const held = new Promise<void>(resolve => (release = resolve));
+      let hold = false;
+      // w-a leads; once `hold` is set, its writes hang before reaching the registry (a leader stuck in
+      // a long GC, a wedged event loop): a request it should serve stands.
+      const hang = (registry: DrivenRegistryCenter): DrivenRegistryCenter =>
+        withWriteHook(
+          registry,
+          () => undefined,
+          () => (hold ? held : undefined),
+        );
+      const yearly = JobCluster.define({
+        name: 'job',
+        cron: '0 0 0 1 1 *',
+        shardingTotalCount: 10,
+      });
+      const a = await c.start('w-a', yearly, { worker, wrap: hang });
+      await observer.waitFor(x => x.get(c.paths.electionInstance) === 'w-a', { timeoutMs: runMs });
+      const b = await c.start('w-b', yearly, { worker });
+      await c.awaitAssignment(averageOwners(['w-a', 'w-b'], 10), runMs);
+      const stalls = new EventQueue<StalledEvent>();
+      for (const m of [a, b]) {
+        m.worker.on('stalled', e => stalls.push(e));
+      }
+      hold = true;
+      const requestedAt = Date.now();
+      await c.observer!.persist(c.paths.shardingNecessary, '');
+      const stall = await stalls.take(runMs, 'a stalled event');
+      expect(stall).to.include({
+        job: 'job',
+        reason: 'reshardingNotSettled',
+        path: c.paths.shardingNecessary,
+      });
+      expect(stall.since).to.be.at.least(requestedAt - 50);
+      hold = false;
+      release!();
+      await expectSettledClean(c);
     });
 
     it('passes are bounded by real changes: a settled job writes no more generations', async () => {

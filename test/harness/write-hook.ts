@@ -33,6 +33,8 @@ const WRITES = new Set([
 export function withWriteHook(
   registry: DrivenRegistryCenter,
   hook: WriteHook,
+  /** Awaited before each write is sent (a test may hold a writer there, e.g. a leader that hangs). */
+  before: (method: string) => void | Promise<void> = () => undefined,
 ): DrivenRegistryCenter {
   let index = 0;
   return new Proxy(registry, {
@@ -52,6 +54,7 @@ export function withWriteHook(
           const build = args[0] as (tx: TransactionBuilder) => void;
           callArgs = [(tx: TransactionBuilder) => build(recording(tx, ops))];
         }
+        await before(prop);
         const result = await method.apply(target, callArgs);
         index++;
         const paths =
