@@ -3,6 +3,7 @@ import {
   ClosedError,
   CoordinationError,
   InvalidArgumentError,
+  OperationTimeoutError,
   RegistryConnectionError,
 } from '../errors';
 import { withTimeout } from '../internal/async';
@@ -272,7 +273,17 @@ export class DrivenRegistryCenter
 
   async remove(path: string): Promise<void> {
     validateNodePath(path);
-    return this.write('remove', path, () => this.driver.remove(path), true);
+    this.ensureOpen();
+    try {
+      // The deadline applies to each step of the removal, not to the whole subtree, whatever its size.
+      return await withProgressTimeout(
+        progress => this.driver.remove(path, progress),
+        this.requestTimeoutMs,
+        `remove(${path}), a step of the subtree removal,`,
+      );
+    } finally {
+      this.caches.invalidate(path, true);
+    }
   }
 
   async executeInTransaction(build: (tx: TransactionBuilder) => void): Promise<void> {
@@ -400,6 +411,57 @@ export class DrivenRegistryCenter
       this.emit('error', err);
     }
   }
+}
+
+/**
+ * Like `withTimeout`, but the deadline counts from the last `progress()` the operation reported (or its
+ * start): an operation of many steps gets `timeoutMs` per step and still fails when one step hangs.
+ */
+function withProgressTimeout<T>(
+  run: (progress: () => void) => Promise<T>,
+  timeoutMs: number,
+  what: string,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let settled = false;
+    let timer: NodeJS.Timeout | undefined;
+    const settle = (): boolean => {
+      const first = !settled;
+      settled = true;
+      clearTimeout(timer);
+      return first;
+    };
+    const arm = (): void => {
+      if (settled) {
+        return;
+      }
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        if (settle()) {
+          reject(new OperationTimeoutError(what, timeoutMs));
+        }
+      }, timeoutMs);
+    };
+    arm();
+    let running: Promise<T>;
+    try {
+      running = run(arm);
+    } catch (err) {
+      running = Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+    running.then(
+      value => {
+        if (settle()) {
+          resolve(value);
+        }
+      },
+      (err: unknown) => {
+        if (settle()) {
+          reject(err instanceof Error ? err : new Error(String(err)));
+        }
+      },
+    );
+  });
 }
 
 function positive(value: number | undefined, fallback: number, name: string): number {

@@ -51,8 +51,12 @@ export interface RegistryDriver {
   update(path: string, value: string): Promise<void>;
   /** Create `path` + 10-digit suffix (parents created); returns the full path. */
   createSequential(path: string, value: string, ephemeral: boolean): Promise<string>;
-  /** Delete the node and its subtree; no error when absent. */
-  remove(path: string): Promise<void>;
+  /**
+   * Delete the node and its subtree; no error when absent. A driver that needs several requests for a large
+   * subtree calls `progress` after each completed one: the facade's deadline then runs from the last
+   * step, so the whole removal may take as long as its size needs, while one hung step still fails.
+   */
+  remove(path: string, progress?: () => void): Promise<void>;
   /** Apply all ops or none; `TransactionError` (with `failedIndex`) when one fails. */
   commit(ops: readonly TxnOp[]): Promise<void>;
   /** The registry's clock in epoch ms (ZooKeeper: mtime of a node written for it). */

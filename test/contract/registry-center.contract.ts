@@ -98,6 +98,26 @@ export function describeRegistryCenterContract(factory: BackendFactory): void {
         await r.remove('/never/was');
       });
 
+      it('removes a subtree of 4,000 nodes whose removal takes many requests, each under the request timeout', async () => {
+        // The deadline applies per step of the removal (one request per node on ZooKeeper), not to all of it.
+        const r = await clients.connect({ requestTimeoutMs: ms(1000) });
+        await r.persist('/wide', '');
+        for (let branch = 0; branch < 40; branch++) {
+          await r.executeInTransaction(tx => {
+            tx.create(`/wide/b${branch}`, '');
+            for (let leaf = 0; leaf < 99; leaf++) {
+              tx.create(`/wide/b${branch}/l${leaf}`, 'x');
+            }
+          });
+        }
+        await r.persist('/wide-sibling', 'kept');
+        expect(await r.getNumChildren('/wide')).to.equal(40);
+        await r.remove('/wide');
+        expect(await r.isExisted('/wide')).to.equal(false);
+        expect(await r.getChildrenKeys('/wide/b0')).to.deep.equal([]);
+        expect(await r.getDirectly('/wide-sibling')).to.equal('kept');
+      });
+
       it('keeps children of /servers apart from /serversX', async () => {
         const r = await clients.connect();
         await r.persist('/servers/a', '1');

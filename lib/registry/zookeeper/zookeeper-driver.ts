@@ -201,8 +201,8 @@ export class ZooKeeperDriver implements RegistryDriver {
     return this.writes.createWithParents(path, Buffer.from(value, 'utf8'), mode);
   }
 
-  remove(path: string): Promise<void> {
-    return this.writes.removeSubtree(path);
+  remove(path: string, progress?: () => void): Promise<void> {
+    return this.writes.removeSubtree(path, progress);
   }
 
   commit(ops: readonly TxnOp[]): Promise<void> {

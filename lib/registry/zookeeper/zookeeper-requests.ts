@@ -129,13 +129,17 @@ export class ZkRequests {
 
   /**
    * Every node of the subtree at `rel` (itself included when it exists), parents before children, by
-   * level; reads of one level run concurrently.
+   * level; reads of one level run concurrently. `progress` is called after each answered request.
    */
-  async listSubtree(rel: string): Promise<string[]> {
+  async listSubtree(rel: string, progress?: () => void): Promise<string[]> {
     const out: string[] = [];
     let level = [rel];
     while (level.length > 0) {
-      const replies = await mapLimit(level, READ_CONCURRENCY, p => this.getChildren(p));
+      const replies = await mapLimit(level, READ_CONCURRENCY, async p => {
+        const children = await this.getChildren(p);
+        progress?.(); // one request answered: callers measure their deadline per step
+        return children;
+      });
       const next: string[] = [];
       level.forEach((p, i) => {
         const children = replies[i];

@@ -76,10 +76,13 @@ export class ZkTreeWrites {
     ]);
   }
 
-  /** Delete the node and its subtree, deepest first; absent is fine. */
-  async removeSubtree(path: string): Promise<void> {
+  /**
+   * Delete the node and its subtree, deepest first; absent is fine. `progress` is called after the listing
+   * and after each deleted node (one request each), so the caller's deadline can be per step.
+   */
+  async removeSubtree(path: string, progress: () => void = () => undefined): Promise<void> {
     for (let attempt = 1; ; attempt++) {
-      const subtree = await this.requests.listSubtree(path);
+      const subtree = await this.requests.listSubtree(path, progress);
       if (subtree.length === 0) {
         return;
       }
@@ -92,6 +95,7 @@ export class ZkTreeWrites {
               throw e;
             }
           }
+          progress();
         });
         return;
       } catch (e) {
