@@ -155,6 +155,34 @@ export function describeJobIdentityContract(factory: BackendFactory): void {
       }
     });
 
+    it('a worker that finds its id taken by another process when it re-registers stops that job and leaves the holder alone', async () => {
+      const cache = await cluster.observe();
+      const path = cluster.paths.instance('w-a');
+      const cut = await clients.cuttable();
+      const job = JobCluster.define({ name: 'job', cron: '0 0 0 1 1 *' });
+      const worker = await startWorker({ registry: cut.registry, jobs: [job], instanceId: 'w-a' });
+      const errors = new EventQueue<Error>();
+      const stopped = new EventQueue<string>();
+      worker.on('error', e => errors.push(e.error));
+      worker.on('jobStopped', e => stopped.push(e.reason));
+      try {
+        await cache.waitFor(c => c.has(path), { timeoutMs: settleMs });
+        cut.cut(); // its session expires at the server: the node goes
+        await cache.waitFor(c => !c.has(path), { timeoutMs: settleMs });
+        // While it was away, another process started under the same id.
+        const info = holderInfo();
+        await holdId('w-a', info);
+        cut.heal();
+
+        await errors.takeUntil(e => e instanceof InstanceIdConflictError, settleMs, 'the conflict');
+        expect(await stopped.take(settleMs, 'the job to stop')).to.equal('stop');
+        expect(worker.jobs).to.deep.equal([]);
+        expect(await cluster.observer!.getDirectly(path)).to.equal(serializeInstanceInfo(info));
+      } finally {
+        await worker.stop({ timeoutMs: 2000 });
+      }
+    });
+
     it('a persistent or unreadable node under instances/ is given no items and is reported once', async () => {
       const cache = await cluster.observe();
       const job = JobCluster.define({ name: 'job', cron: '0 0 0 1 1 *', shardingTotalCount: 6 });

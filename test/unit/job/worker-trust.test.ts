@@ -171,6 +171,23 @@ describe('worker trust: registry commands and configuration drift (memory)', fun
       expect(warning(w)[0]?.fields?.registry).to.equal(`memory://${namespace}`);
     });
 
+    it('hasCredentials: URL user-info or auth, or an etcd TLS client certificate (no connection needed)', () => {
+      expect(createRegistryCenter('zookeeper://ops:pw@127.0.0.1:2181/ns').hasCredentials).to.equal(
+        true,
+      );
+      expect(createRegistryCenter('zookeeper://127.0.0.1:2181/ns').hasCredentials).to.equal(false);
+      expect(createRegistryCenter('etcd://ops:pw@127.0.0.1:2379/ns').hasCredentials).to.equal(true);
+      expect(createRegistryCenter('etcd://127.0.0.1:2379/ns').hasCredentials).to.equal(false);
+      // The flag is the facade's, whatever the driver (an etcd client would parse real PEM here).
+      const tls = (tlsOptions: { ca?: string; cert?: string; key?: string }): boolean =>
+        new DrivenRegistryCenter(new MemoryDriver({ type: 'memory', namespace: 'ns' }), {
+          tls: tlsOptions,
+        }).hasCredentials;
+      expect(tls({ cert: 'CERT', key: 'KEY' })).to.equal(true);
+      expect(tls({ ca: 'CA' })).to.equal(false);
+      expect(createRegistryCenter('memory://ns').hasCredentials).to.equal(false);
+    });
+
     it('logs none with credentials, nor without the opt-in', async () => {
       const withAuth = new DrivenRegistryCenter(new MemoryDriver({ type: 'memory', namespace }), {
         auth: { username: 'ops', password: 's3cret' },
