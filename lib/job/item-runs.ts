@@ -17,6 +17,8 @@ export interface ClaimedRun {
 interface Running {
   controller: AbortController;
   done: Promise<void>;
+  /** Epoch ms when the run started, to say how long an abandoned handler ran. */
+  startedAt: number;
 }
 
 /** Extra time given to aborted handlers at the end of a drain before the worker leaves anyway. */
@@ -36,6 +38,7 @@ export class ItemRuns {
     private readonly execution: ExecutionService,
     private readonly events: JobEventSink,
     private readonly report: (err: unknown) => void,
+    private readonly abortGraceMs = ABORT_GRACE_MS,
   ) {}
 
   get size(): number {
@@ -86,7 +89,7 @@ export class ItemRuns {
       }
       ended(item);
     })();
-    this.running.set(item, { controller, done });
+    this.running.set(item, { controller, done, startedAt: Date.now() });
   }
 
   abortAll(reason: string): void {
@@ -95,7 +98,11 @@ export class ItemRuns {
     }
   }
 
-  /** Waits for the runs up to `timeoutMs`, then aborts them and gives them a short grace. */
+  /**
+   * Waits for the runs up to `timeoutMs`, then aborts them and gives them a short grace. A handler still
+   * running after that is abandoned (the worker leaves; its code may go on in this process): each one is
+   * logged at warn with the job, the item and how long it ran, since nothing else will report it.
+   */
   async drain(timeoutMs: number): Promise<void> {
     if (this.running.size === 0) {
       return;
@@ -104,7 +111,18 @@ export class ItemRuns {
       Promise.allSettled([...this.running.values()].map(r => r.done));
     if (!(await settlesWithin(all(), timeoutMs))) {
       this.abortAll('the worker is stopping');
-      await settlesWithin(all(), ABORT_GRACE_MS);
+      if (!(await settlesWithin(all(), this.abortGraceMs))) {
+        const now = Date.now();
+        for (const [item, run] of this.running) {
+          this.ctx.logger.warn('handler abandoned after the drain deadline', {
+            job: this.ctx.jobName,
+            item,
+            ranForMs: now - run.startedAt,
+            drainTimeoutMs: timeoutMs,
+            abortGraceMs: this.abortGraceMs,
+          });
+        }
+      }
     }
   }
 }
