@@ -1,4 +1,4 @@
-import { extname, resolve } from 'node:path';
+import { extname, isAbsolute, relative, resolve } from 'node:path';
 import { isJobDefinition, type JobDefinition } from '../job/define-job';
 import { CliError, EXIT_FAILURE } from './cli-errors';
 
@@ -9,7 +9,8 @@ import { CliError, EXIT_FAILURE } from './cli-errors';
  * through tsx (`npx tsx node_modules/.bin/shardline run jobs.ts`, or `node --import tsx …`).
  *
  * Throws `CliError` naming the module: when it cannot be loaded (with the cause: not found, syntax
- * error, a `defineJob` call rejecting its options, …) and when it exports no job.
+ * error — with its file, line and column —, a `defineJob` call rejecting its options, …) and when it
+ * exports no job.
  */
 export function loadJobModule(module: string, cwd = process.cwd()): JobDefinition[] {
   const path = resolve(cwd, module);
@@ -19,7 +20,7 @@ export function loadJobModule(module: string, cwd = process.cwd()): JobDefinitio
     exports = require(path) as unknown;
   } catch (err) {
     throw new CliError(
-      `cannot load module ${module}: ${firstLine(err)}${typeScriptHint(path, err)}`,
+      `cannot load module ${module}: ${describeLoadError(err, cwd)}${typeScriptHint(path, err)}`,
       EXIT_FAILURE,
       { cause: err },
     );
@@ -54,6 +55,51 @@ export function collectJobs(exports: unknown): JobDefinition[] {
     }
   }
   return [...found];
+}
+
+/**
+ * The first line of a load error; for a syntax error, where it is. Neither form carries the place in its
+ * message: Node puts `<file>:<line>` (then the source line and a caret) at the head of the SyntaxError's
+ * stack, and esbuild (tsx) puts `<file>:<line>:<column>: ERROR: <text>` on the message's second line.
+ */
+export function describeLoadError(err: unknown, cwd: string): string {
+  const where = syntaxErrorLocation(err);
+  if (where === undefined) {
+    return firstLine(err);
+  }
+  const rel = relative(cwd, where.file);
+  const file = rel !== '' && !rel.startsWith('..') && !isAbsolute(rel) ? rel : where.file;
+  const column = where.column === undefined ? '' : `:${where.column}`;
+  return `syntax error at ${file}:${where.line}${column}: ${where.text}`;
+}
+
+interface SyntaxErrorLocation {
+  file: string;
+  line: number;
+  column: number | undefined;
+  text: string;
+}
+
+function syntaxErrorLocation(err: unknown): SyntaxErrorLocation | undefined {
+  if (!(err instanceof Error)) {
+    return undefined;
+  }
+  const esbuild = /^(.+?):(\d+):(\d+): ERROR: (.+)$/m.exec(err.message);
+  if (esbuild !== null) {
+    const [, file = '', line = '0', column = '0', text = ''] = esbuild;
+    return { file, line: Number(line), column: Number(column), text };
+  }
+  if (err.name !== 'SyntaxError') {
+    return undefined;
+  }
+  const [head = '', , caret = ''] = (err.stack ?? '').split('\n');
+  const node = /^(.+):(\d+)$/.exec(head);
+  if (node === null) {
+    return undefined;
+  }
+  const [, file = '', line = '0'] = node;
+  const at = caret.indexOf('^');
+  return { file, line: Number(line), column: at >= 0 ? at + 1 : undefined, text: firstLine(err) };
 }
 
 function firstLine(err: unknown): string {
