@@ -1,5 +1,6 @@
 import { ExponentialBackoff, type IBackoff, noop } from 'cockatiel';
 import { Etcd3, type IOptions } from 'etcd3';
+import { ConfigurationError } from '../../errors';
 import type { EtcdRegistryOptions } from '../options';
 
 /**
@@ -35,7 +36,17 @@ function toBuffer(value: string | Buffer | undefined): Buffer | undefined {
       : Buffer.from(value, 'utf8');
 }
 
-export function createEtcdClient(options: EtcdRegistryOptions, requestTimeoutMs: number): Etcd3 {
+/**
+ * The etcd3 options of a driver (see the file comment). TLS: `ca` verifies the server (without it, gRPC's
+ * default roots do: the bundled public CAs, or the file named by `GRPC_DEFAULT_SSL_ROOTS_FILE_PATH`; gRPC
+ * does not read `NODE_EXTRA_CA_CERTS`); `cert` + `key`
+ * are the client certificate of mutual TLS and are sent whether or not a `ca` is given. One of `cert` /
+ * `key` without the other is a `ConfigurationError`.
+ */
+export function etcdClientOptions(
+  options: EtcdRegistryOptions,
+  requestTimeoutMs: number,
+): IOptions {
   const config: IOptions = {
     hosts: endpointUrls(options),
     grpcOptions: {
@@ -64,14 +75,27 @@ export function createEtcdClient(options: EtcdRegistryOptions, requestTimeoutMs:
   const tls = options.tls;
   if (tls !== undefined) {
     const ca = toBuffer(tls.ca);
-    if (ca !== undefined) {
-      config.credentials = {
-        rootCertificate: ca,
-        privateKey: toBuffer(tls.key),
-        certChain: toBuffer(tls.cert),
-      };
+    const cert = toBuffer(tls.cert);
+    const key = toBuffer(tls.key);
+    if ((cert === undefined) !== (key === undefined)) {
+      throw new ConfigurationError(
+        `etcd option tls.${cert === undefined ? 'cert' : 'key'} is missing: a client certificate ` +
+          'needs both tls.cert and tls.key',
+        cert === undefined ? 'tls.cert' : 'tls.key',
+      );
     }
-    // Without a CA, https:// hosts make etcd3 use the system roots (grpc.credentials.createSsl()).
+    if (ca !== undefined || cert !== undefined) {
+      // etcd3 hands these to grpc.credentials.createSsl(root, key, chain), where a null root means gRPC's
+      // default roots: the client certificate is used with or without a CA of our own. (etcd3
+      // types `rootCertificate` as a Buffer, but passes it on as it is.)
+      const rootCertificate = (ca ?? null) as Buffer;
+      config.credentials = { rootCertificate, privateKey: key, certChain: cert };
+    }
+    // Neither: https:// hosts make etcd3 use gRPC's default roots (grpc.credentials.createSsl()).
   }
-  return new Etcd3(config);
+  return config;
+}
+
+export function createEtcdClient(options: EtcdRegistryOptions, requestTimeoutMs: number): Etcd3 {
+  return new Etcd3(etcdClientOptions(options, requestTimeoutMs));
 }

@@ -107,6 +107,9 @@ const TABLE: readonly [ErrorClass, (err: Error, ctx: ErrorContext) => Coordinati
   [GRPCUnknownError, connectionLoss],
 ];
 
+/** etcd's answer (ErrUserEmpty) to a request that carries no auth token while authentication is enabled. */
+const AUTH_REQUIRED = /etcdserver: user name is empty/;
+
 /** etcd server messages that arrive as a plain `EtcdError` and mean "the request itself is unacceptable". */
 const BAD_REQUEST_MESSAGES = [
   'too many operations in txn request',
@@ -135,6 +138,15 @@ export function translateEtcdError(err: unknown, ctx: ErrorContext): Coordinatio
     return new SystemError(`${ctx.description}: etcd ${ctx.operation} failed: ${String(err)}`, {
       path: ctx.path,
     });
+  }
+  if (AUTH_REQUIRED.test(err.message)) {
+    // etcd answers a request without a token, while auth is on, with INVALID_ARGUMENT "user name is
+    // empty": that is a missing credential, not a bad request (which the CLI reports as a usage error).
+    return new RegistryAuthError(
+      `${ctx.description}: etcd requires authentication (no credentials were given: add ` +
+        'user:password@ to the URL, or the auth option)',
+      { cause: err },
+    );
   }
   for (const [type, make] of TABLE) {
     if (err instanceof type) {
