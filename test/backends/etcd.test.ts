@@ -1,6 +1,7 @@
 import { describeJobFailureContract } from '../contract/job-failure.contract';
 import { describeJobIdentityContract } from '../contract/job-identity.contract';
 import { describeJobContract } from '../contract/job.contract';
+import { describeJobInterleavingContract } from '../contract/job-interleaving.contract';
 import { describeJobLivenessContract } from '../contract/job-liveness.contract';
 import { describeLeaderLatchContract } from '../contract/leader-latch.contract';
 import { describeRegistryCenterContract } from '../contract/registry-center.contract';
@@ -18,5 +19,7 @@ describe('etcd backend', function () {
   describeJobFailureContract(factory);
   describeJobIdentityContract(factory);
   describeJobLivenessContract(factory);
+  // A seeded sample of the interleavings (every one runs on memory); SHARDLINE_SEED reproduces it.
+  describeJobInterleavingContract(factory, 5);
   describeServerRestartContract(factory);
 });

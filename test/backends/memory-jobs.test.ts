@@ -1,3 +1,4 @@
+import { describeJobInterleavingContract } from '../contract/job-interleaving.contract';
 import { describeJobLivenessContract } from '../contract/job-liveness.contract';
 import { describeJobFailureContract } from '../contract/job-failure.contract';
 import { describeJobIdentityContract } from '../contract/job-identity.contract';
@@ -9,4 +10,5 @@ describe('memory backend: jobs', () => {
   describeJobFailureContract(memoryFactory);
   describeJobIdentityContract(memoryFactory);
   describeJobLivenessContract(memoryFactory);
+  describeJobInterleavingContract(memoryFactory);
 });
