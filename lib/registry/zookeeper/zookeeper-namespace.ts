@@ -7,7 +7,7 @@ import {
 } from '../../errors';
 import { ancestorsOf } from '../../internal/paths';
 import type { Credentials } from '../options';
-import { ZkCreateMode } from './zookeeper-client-types';
+import { zk, ZkCreateMode } from './zookeeper-client-types';
 import type { ZkAcl } from './zookeeper-client-types';
 import type { ZkRequests } from './zookeeper-requests';
 import { EMPTY } from './zookeeper-tree-writes';
@@ -16,10 +16,15 @@ import { EMPTY } from './zookeeper-tree-writes';
  * Start-up work of the driver: the namespace root (and its ancestors) exist with our ACL, and our
  * credentials may write it.
  *
- * A wrong digest password is silent in ZooKeeper (reference §1.5): authentication "succeeds" with an id
+ * A wrong digest password is silent in ZooKeeper: authentication "succeeds" with an id
  * that matches nothing. So we probe a write on the namespace root with a version no node reaches: ACLs are
  * checked before versions, so an authorised write fails with BAD_VERSION and changes nothing (no watch
  * fires), while other credentials get NO_AUTH → `RegistryAuthError`.
+ *
+ * With credentials, the namespace root must not be open to the world: a root created earlier without
+ * credentials keeps its `world:anyone` ACL (ZooKeeper never changes an ACL by itself), so anyone could
+ * still write the jobs' configuration while the workers believe they are protected. `init()` then fails
+ * with a `RegistryAuthError` naming the root, rather than appear protected while open.
  */
 
 const PROBE_VERSION = 2_147_483_647;
@@ -62,6 +67,9 @@ export async function prepareNamespace(
       await rootRequests.setData(prefix, EMPTY, PROBE_VERSION);
     } catch (e) {
       if (e instanceof BadVersionError) {
+        if (auth !== undefined) {
+          await refuseWorldAccess(rootRequests, prefix, servers);
+        }
         return;
       }
       if (e instanceof PermissionDeniedError) {
@@ -73,4 +81,36 @@ export async function prepareNamespace(
       // NO_NODE: removed meanwhile; create it again
     }
   }
+}
+
+/** ZooKeeper's permission letters, as zkCli prints them. */
+function permissionLetters(permission: number): string {
+  const bits: [number, string][] = [
+    [zk.Permission.CREATE, 'c'],
+    [zk.Permission.DELETE, 'd'],
+    [zk.Permission.READ, 'r'],
+    [zk.Permission.WRITE, 'w'],
+    [zk.Permission.ADMIN, 'a'],
+  ];
+  return bits.map(([bit, letter]) => ((permission & bit) !== 0 ? letter : '')).join('');
+}
+
+async function refuseWorldAccess(
+  rootRequests: ZkRequests,
+  prefix: string,
+  servers: string[],
+): Promise<void> {
+  const open = (await rootRequests.getAcl(prefix)).find(
+    acl => acl.id.scheme === 'world' && acl.permission !== 0,
+  );
+  if (open === undefined) {
+    return;
+  }
+  throw new RegistryAuthError(
+    `ZooKeeper at ${servers.join(',')}: the namespace root ${prefix} is open to the world ` +
+      `(ACL world:${open.id.id}:${permissionLetters(open.permission)}), probably created without ` +
+      'credentials, so credentials would protect nothing; restrict its ACL first (zkCli: setAcl -R ' +
+      `${prefix} digest:<user>:<base64 sha1 of user:password>:cdrwa) or use a new namespace`,
+    { path: prefix },
+  );
 }

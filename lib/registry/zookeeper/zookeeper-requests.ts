@@ -101,6 +101,14 @@ export class ZkRequests {
     );
   }
 
+  /** getACL; `NoNodeError` when the node is absent. */
+  getAcl(rel: string): Promise<ZkAcl[]> {
+    const full = this.paths.full(rel);
+    return this.session.call<ZkAcl[]>({ op: 'getACL', path: rel }, (client, done) =>
+      client.getACL(full, (err, acls) => done(err, acls)),
+    );
+  }
+
   /** create; resolves with the namespace-relative path that was created (sequential suffix included). */
   async create(rel: string, data: Buffer, acl: ZkAcl[], mode: number): Promise<string> {
     const full = this.paths.full(rel);
