@@ -30,8 +30,11 @@ const REGISTER_ATTEMPTS = 20;
  */
 export class InstanceService {
   private registeredOnce = false;
-  /** Non-member nodes already reported: path → stamp of the version reported. */
-  private readonly reported = new Map<string, bigint>();
+  /**
+   * Membership judged per node version (path → stamp, and the member's ip or `null` for a non-member): a
+   * node is parsed — and a non-member reported — once per version, not on every pass or record check.
+   */
+  private readonly judged = new Map<string, { stamp: bigint; ip: string | null }>();
 
   constructor(
     private readonly ctx: JobContext,
@@ -97,13 +100,11 @@ export class InstanceService {
     const { paths } = this.ctx;
     const ids = this.ctx.cache().children(paths.instances);
     const members = ids.filter(id => this.isMember(id));
-    // Forget reports of nodes that are gone or became members: a node that comes back is reported again.
-    const nonMembers = new Set(
-      ids.filter(id => !members.includes(id)).map(id => paths.instance(id)),
-    );
-    for (const path of this.reported.keys()) {
-      if (!nonMembers.has(path)) {
-        this.reported.delete(path);
+    // Forget nodes that are gone (bounded by the instance count); one that comes back is judged again.
+    const present = new Set(ids.map(id => paths.instance(id)));
+    for (const path of this.judged.keys()) {
+      if (!present.has(path)) {
+        this.judged.delete(path);
       }
     }
     return members;
@@ -125,13 +126,10 @@ export class InstanceService {
 
   /** The server ip of a member: from its node's value, else from a default `{ip}@-@{pid}` id. */
   ipOf(instanceId: string): string {
-    const path = this.ctx.paths.instance(instanceId);
-    const raw = this.ctx.cache().get(path);
-    if (raw !== null) {
-      try {
-        return parseInstanceInfo(path, raw).ip;
-      } catch {
-        // Not a member (reported by isMember); its id is all we have.
+    if (this.isMember(instanceId)) {
+      const ip = this.judged.get(this.ctx.paths.instance(instanceId))?.ip;
+      if (ip !== undefined && ip !== null) {
+        return ip;
       }
     }
     const at = instanceId.indexOf(INSTANCE_SEPARATOR);
@@ -145,7 +143,12 @@ export class InstanceService {
     if (node === undefined) {
       return false;
     }
+    const known = this.judged.get(path);
+    if (known !== undefined && known.stamp === node.stamp) {
+      return known.ip !== null;
+    }
     let problem: CorruptedDataError | undefined;
+    let ip: string | null = null;
     if (!node.ephemeral) {
       problem = new CorruptedDataError(
         path,
@@ -153,22 +156,18 @@ export class InstanceService {
       );
     } else {
       try {
-        parseInstanceInfo(path, node.value);
+        ip = parseInstanceInfo(path, node.value).ip;
       } catch (err) {
         problem =
           err instanceof CorruptedDataError ? err : new CorruptedDataError(path, String(err));
       }
     }
-    if (problem === undefined) {
-      this.reported.delete(path);
-      return true;
-    }
-    if (this.reported.get(path) !== node.stamp) {
-      this.reported.set(path, node.stamp);
+    this.judged.set(path, { stamp: node.stamp, ip });
+    if (problem !== undefined) {
       this.ctx.logger.warn('not an instance: given no items', { path, error: problem.message });
       this.report(problem);
     }
-    return false;
+    return ip !== null;
   }
 
   /** Writes our node over whatever `verdict` allows replacing; false when someone else got there first. */
