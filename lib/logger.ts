@@ -1,5 +1,5 @@
 /**
- * The logging seam (STYLE 3.5): fixed messages, variable data in `fields`. Silent by default; adapt pino or
+ * The logging seam: fixed messages, variable data in `fields`. Silent by default; adapt pino or
  * winston with a four-method object and `child`. `lib/` never writes to the console by itself.
  */
 export type LogFields = Record<string, unknown>;

@@ -3,9 +3,10 @@ import { checkJobConfig, formatValue } from './job-config-schema';
 import { JOB_CONFIG_SCHEMA_VERSION, type JobConfig } from './job-config-types';
 
 /**
- * The stored job configuration (DESIGN §3, §4.8–4.9), pure: types, validation and (de)serialisation of
- * `/{job}/config`. Stored JSON has every field explicit and a `schemaVersion`; adding or changing a field
- * bumps the version, and a reader rejects versions it does not know instead of guessing.
+ * The stored job configuration, pure: types, validation and (de)serialisation of `/{job}/config`. Every
+ * instance follows it without a restart; invalid input is rejected naming the field, and unreadable stored
+ * data is reported with its path. Stored JSON has every field explicit and a `schemaVersion`; adding or
+ * changing a field bumps the version, and a reader rejects versions it does not know instead of guessing.
  */
 export {
   DEFAULT_RETRY_POLICY,

@@ -4,7 +4,7 @@ import { ConfigurationError, CorruptedDataError } from '../errors';
 import { SAFE_NODE_NAME } from './job-config-types';
 
 /**
- * Instance identity (DESIGN §3): the id is `{ip}@-@{pid}` by default and may be set (e.g. a pod name); the
+ * Instance identity: the id is `{ip}@-@{pid}` by default and may be set (e.g. a pod name); the
  * value of the ephemeral `instances/{instanceId}` node is {@link InstanceInfo} as JSON.
  */
 

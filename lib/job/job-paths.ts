@@ -1,7 +1,7 @@
 import { joinPath, validateSegment } from '../internal/paths';
 
 /**
- * Every node path of a job (DESIGN §3), in one place (pure). ElasticJob's node names are kept so that
+ * Every node path of a job, in one place (pure). ElasticJob's node names are kept so that
  * operators' habits carry over:
  *
  * ```

@@ -9,7 +9,8 @@ import type { ConnectionState, CoordinatorRegistryCenter } from '../registry/reg
 export const SAFE_SESSION_FRACTION = 0.5;
 
 /**
- * Whether this worker may still act as the owner of its items (DESIGN §4.2), from the registry's
+ * Whether this worker may still act as the owner of its items (what keeps one item from running on two
+ * instances at once, also after a GC pause or SIGSTOP), from the registry's
  * connection state and its newest server contact:
  *
  * - SUSPENDED: nothing new starts; running items go on (the session may live) until the safe fraction of

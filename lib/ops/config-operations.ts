@@ -17,7 +17,7 @@ import { readConfig, requireJob } from './job-reader';
 
 /**
  * Reading and changing a job's stored configuration (`/{job}/config`), which every instance follows
- * without a restart (DESIGN §4.8). Every change is a version-checked read-modify-write: read the node and
+ * without a restart. Every change is a version-checked read-modify-write: read the node and
  * its version, apply the change, write it in a transaction that checks the version. A concurrent writer
  * makes the write fail with a bad version; the change is then re-applied to the fresh value, up to
  * {@link CONFIG_WRITE_ATTEMPTS} times, so two operators changing different fields both win and nobody's

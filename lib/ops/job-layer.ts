@@ -1,5 +1,6 @@
 /**
- * The one place where the operations API reaches into the job layer (DESIGN §1: cli/console → ops/job):
+ * The one place where the operations API reaches into the job layer (imports point one way:
+ * cli/console → ops → job → registry contract):
  * the node layout and the stored formats, nothing of the runtime.
  */
 export { JobPaths } from '../job/job-paths';

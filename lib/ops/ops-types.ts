@@ -1,6 +1,6 @@
 /**
- * The shapes the operations API returns. The CLI prints them as they are with `--json`
- * (DESIGN §6), so renaming a field here is a breaking change of the CLI too.
+ * The shapes the operations API returns. The CLI prints them as they are with `--json`, so renaming a
+ * field here is a breaking change of the CLI too.
  */
 
 /**

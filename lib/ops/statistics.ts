@@ -22,8 +22,8 @@ import type {
 
 /**
  * Read-only views of jobs (ElasticJob's statistics APIs), computed from direct reads of the node
- * layout (DESIGN §3) at the moment of the call. The status rules are documented on {@link JobStatus}
- * and {@link ItemStatus}. Every function throws `UnknownJobError` for a job without a `config` node and
+ * layout (`config`, `servers/`, `instances/`, `sharding/`, `leader/`) at the moment of the call. The status
+ * rules are documented on {@link JobStatus} and {@link ItemStatus}. Every function throws `UnknownJobError` for a job without a `config` node and
  * `CorruptedDataError` (naming the path) for an unreadable configuration; unreadable instance nodes are
  * reported (`corrupted`), and `listJobs` lists a job with an unreadable configuration as `CORRUPTED`.
  * Each call reads through {@link boundedReader}: its reads fan out, but never more than

@@ -31,7 +31,8 @@ export function configDifferences(stored: JobConfig, defined: JobConfig): Config
 }
 
 /**
- * `/{job}/config`: the job's configuration lives in the registry (DESIGN §4.8).
+ * `/{job}/config`: the job's configuration lives in the registry; a change there takes effect on every
+ * instance without a restart.
  *
  * - Start-up: the first writer stores its definition (create-if-absent, atomic); later instances adopt
  *   the stored configuration, unless `overwrite: true`, which replaces it with a version-checked write —

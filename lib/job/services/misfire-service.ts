@@ -1,7 +1,7 @@
 import type { JobContext } from '../job-context';
 
 /**
- * `sharding/{n}/misfire`: a fire found the item still running (here or elsewhere) — DESIGN §4.7. The
+ * `sharding/{n}/misfire`: a fire found the item still running (here or elsewhere). The
  * owner that missed the fire records it and runs the item once right after the current run ends; several
  * missed fires coalesce into that one run. The node mirrors the owner's decision for operators; it is
  * persistent so that it survives the owner's restart (the next owner clears it with its run).

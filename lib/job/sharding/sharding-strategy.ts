@@ -5,7 +5,7 @@ import { odevityByName } from './odevity-by-name';
 import { roundRobinByName } from './round-robin-by-name';
 
 /**
- * A sharding strategy (DESIGN §5): a deterministic function of the live, enabled instances (sorted ascending
+ * A sharding strategy: a deterministic function of the live, enabled instances (sorted ascending
  * by instanceId), the item count and the job name, returning instanceId → items. Built-in strategies are
  * pure; a user function is validated by {@link computeAssignment} before anything is written.
  */

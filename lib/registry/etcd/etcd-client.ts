@@ -4,7 +4,7 @@ import { ConfigurationError } from '../../errors';
 import type { EtcdRegistryOptions } from '../options';
 
 /**
- * Builds the one etcd3 client of a driver (zk-etcd-clients.md §2.2, §4.4):
+ * Builds the one etcd3 client of a driver:
  * - no etcd3 retries and no circuit breaker (noop policies): one bad request must not lock the client out
  *   for 5 s, and non-idempotent txns must not be resent after an ambiguous failure; our layer owns retries;
  * - a deadline on every unary call (etcd3's `dialTimeout` is unused);
@@ -62,7 +62,7 @@ export function etcdClientOptions(
       global: noop,
       host: () => noop,
       // etcd3 types this as IBackoff but calls `.next()` on it first, i.e. uses it as a backoff FACTORY,
-      // which is what cockatiel 3's ExponentialBackoff is (zk-etcd-clients.md §2.2, verified).
+      // which is what cockatiel 3's ExponentialBackoff is (checked against etcd3@1.1.2's watch code).
       watchBackoff: new ExponentialBackoff({
         initialDelay: 100,
         maxDelay: WATCH_BACKOFF_MAX_MS,

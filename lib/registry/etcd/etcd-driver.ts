@@ -34,8 +34,8 @@ const CLOSE_WATCH_WAIT_MS = 1_000;
 
 /**
  * The etcd backend of the registry ({@link RegistryDriver}) over etcd3@1.1.2, defending against that
- * client's verified bugs (zk-etcd-clients.md §0): own keepalive clock and LOST at ~TTL (not 2 × TTL), own
- * watch resume from applied revisions, snapshot resync on compaction, no etcd3 retries / circuit breaker,
+ * client's bugs (each reproduced by a test in etcd-driver.test.ts): own keepalive clock and LOST at ~TTL
+ * (not 2 × TTL), own watch resume from applied revisions, snapshot resync on compaction, no etcd3 retries / circuit breaker,
  * lease-preserving updates, `key + '/'` ranges instead of byte prefixes.
  *
  * Pieces: {@link EtcdKeys} (key layout), {@link EtcdSession} (the lease and connection states),

@@ -30,7 +30,8 @@ import {
 } from '../../errors';
 
 /**
- * The one place where etcd3 / gRPC errors become Shardline errors (STYLE §3.4). No etcd3 error type escapes
+ * The one place where etcd3 / gRPC errors become Shardline errors, so that every backend throws the same
+ * class for the same condition. No etcd3 error type escapes
  * `lib/registry/`. etcd3 has no common base class, so the table matches constructors in order; the first
  * match wins, and anything unknown becomes a `SystemError` carrying the original as `cause`.
  */

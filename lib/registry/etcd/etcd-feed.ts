@@ -9,7 +9,7 @@ import type { EtcdKeys } from './etcd-keys';
 import { ResumableWatch, type WatchHealth, type WatchSource } from './etcd-watch';
 
 /**
- * `openFeed` on etcd (zk-etcd-clients.md §4.4 "Tree cache"): one paged snapshot of the subtree at one
+ * `openFeed` on etcd (the tree cache's source): one paged snapshot of the subtree at one
  * revision R → `sink.reset`; then ONE range watch from R + 1 whose events are applied in order.
  *
  * After any gap the feed resyncs: a fresh snapshot at R', `sink.reset` (the sink emits exactly the coalesced

@@ -6,7 +6,7 @@ import type {
 } from 'etcd3';
 
 /**
- * The keepalive clock of ONE granted lease (zk-etcd-clients.md §0.9, §4.2). etcd3's own Lease reports
+ * The keepalive clock of ONE granted lease. etcd3's own Lease reports
  * `keepaliveFailed` only after a whole TTL of silence and `lost` at 2 × TTL, long after the server deleted
  * our keys, so this runs its own bidi keepalive stream and timers:
  * - a keepalive every `min(TTL/3, 1 s)` on one stream (reopened when it breaks);

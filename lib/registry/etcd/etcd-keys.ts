@@ -1,7 +1,7 @@
 import { ConfigurationError } from '../../errors';
 
 /**
- * Path ↔ etcd key encoding (zk-etcd-clients.md §4.4). Every key of a namespace lives under one data prefix;
+ * Path ↔ etcd key encoding. Every key of a namespace lives under one data prefix;
  * hidden metadata (sequence counters) lives under a parallel prefix that no data range ever covers:
  *
  *   data: /shardline/<namespace><path>          '/' (the namespace root) is virtual: never stored

@@ -6,7 +6,7 @@ import { translateEtcdError } from './etcd-errors';
 import { LeaseKeepalive } from './etcd-keepalive';
 
 /**
- * The session of one etcd driver: ONE lease that carries every ephemeral key (zk-etcd-clients.md §4.2, §4.4),
+ * The session of one etcd driver: ONE lease that carries every ephemeral key,
  * and the connection states derived from it. The lease's keepalive clock ({@link LeaseKeepalive}) drives:
  * - SUSPENDED at the first failed keepalive (or when a watch stream is lost: {@link reportWatchLoss});
  * - RECONNECTED when keepalives are answered again on the same lease (and no watch stream is down);

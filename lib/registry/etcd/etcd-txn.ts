@@ -25,7 +25,7 @@ import {
 import type { EtcdSession } from './etcd-session';
 
 /**
- * `commit` on etcd: one etcd Txn whose compares encode every op's precondition (zk-etcd-clients.md §4.4):
+ * `commit` on etcd: one etcd Txn whose compares encode every op's precondition:
  * - check / setData / delete: `Version(k) > 0`, or `Version(k) == v + 1` when a ZooKeeper version v is given;
  * - create: `Create(k) == 0`, plus `Version(parent) > 0` unless the parent is created by an earlier op of the
  *   same txn (as ZooKeeper multi: a create never makes missing parents);

@@ -10,7 +10,7 @@ import {
 import type { KeyRange } from './etcd-keys';
 
 /**
- * One range watch that resumes exactly where WE left off (zk-etcd-clients.md §0.7, §0.8, §2.5).
+ * One range watch that resumes exactly where WE left off.
  *
  * etcd3's watcher resumes from `header.revision + 1` of the last response, which skips events when the stream
  * drops while the watcher is catching up on history (1501 of 2501 events lost, silently). So:
@@ -50,8 +50,8 @@ const RESUME_BACKOFF_MAX_MS = 1_000;
  * switches to a fresh Namespace, whose watch manager opens a new stream:
  * - etcd3 authenticates a watch stream once, with the token cached when the stream was opened, and etcd
  *   checks that token on every watch CREATE; once it expires (simple tokens, `--auth-token-ttl`, 300 s by
- *   default) every new or re-created watcher is cancelled with "invalid auth token" (zk-etcd-clients.md
- *   §0.14). The unary call of the resync refreshes the cached token, so the new stream carries a valid one.
+ *   default) every new or re-created watcher is cancelled with "invalid auth token" (seen with etcd 3.4
+ *   and etcd3@1.1.2). The unary call of the resync refreshes the cached token, so the new stream carries a valid one.
  * - When etcd refuses a watch in its create response (created + canceled in one message: invalid token,
  *   permission denied), etcd3 never advances its attach queue: every watcher queued behind it on that stream
  *   waits forever. So such a refusal also renews the source, and watchers still waiting on the old stream

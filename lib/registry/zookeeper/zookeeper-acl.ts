@@ -4,7 +4,7 @@ import { zk } from './zookeeper-client-types';
 import type { ZkAcl } from './zookeeper-client-types';
 
 /**
- * Digest authentication and the ACL of every node we create (reference §1.5).
+ * Digest authentication and the ACL of every node we create.
  *
  * With credentials, every node gets one ACL entry: the digest id of our credentials with ALL permissions
  * (the effect of CREATOR_ALL_ACL, spelled out so it does not depend on the server expanding `auth` ids).

@@ -14,7 +14,7 @@ import type { ZooKeeperSession } from './zookeeper-session';
 /**
  * `openFeed` on ZooKeeper < 3.6 (no addWatch / multiRead; on newer servers zookeeper-persistent-feed.ts does
  * it, see zookeeper-feed-handle.ts): a mirror of one subtree kept with per-node data and child watches, after
- * Curator's TreeCache (reference §3.2), fed to a {@link FeedSink}.
+ * Curator's TreeCache, fed to a {@link FeedSink}.
  *
  * - Everything (the initial load, every watch event, every resync) runs through ONE serial queue, so replies
  *   of different steps cannot interleave and the sink sees changes in order.

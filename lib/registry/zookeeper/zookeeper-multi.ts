@@ -9,7 +9,7 @@ import type { ZkRequests } from './zookeeper-requests';
 import type { ZooKeeperSession } from './zookeeper-session';
 
 /**
- * ZooKeeper multi (reference §1.4): our transactions, and the atomic replace of `put(EPHEMERAL)`.
+ * ZooKeeper multi (all ops apply or none): our transactions, and the atomic replace of `put(EPHEMERAL)`.
  *
  * - Versions are passed as given (the Transaction version-0 bug is patched, and `undefined` becomes -1 here).
  * - `delete` removes a subtree: its descendants are listed first and deleted child-first in the same multi;

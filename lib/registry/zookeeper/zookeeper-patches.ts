@@ -6,8 +6,8 @@ import { LeanWatcherManager } from './zookeeper-watchers';
 import type { ZkClient, ZkException, ZkTransaction } from './zookeeper-client-types';
 
 /**
- * Runtime patches of node-zookeeper-client@1.1.3 (reference §1.9). They are installed once per process,
- * idempotently, before the first client is created:
+ * Runtime patches of node-zookeeper-client@1.1.3, for the defects of that version listed below. They are
+ * installed once per process, idempotently, before the first client is created:
  *
  * 1. `Exception.create` for an unknown code (e.g. -125 QUOTA_EXCEEDED, -118 SESSION_MOVED, -127 THROTTLED)
  *    throws inside the socket `data` handler, which crashes the process (issue #70). The patched version

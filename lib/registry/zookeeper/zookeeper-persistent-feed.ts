@@ -14,7 +14,7 @@ import type { MirrorNode } from './zookeeper-tree-load';
 
 /**
  * `openFeed` on ZooKeeper ≥ 3.6: one persistent recursive watch on the root and multiRead batches, after
- * Curator's CuratorCache (reference §3.3), fed to a {@link FeedSink}.
+ * Curator's CuratorCache, fed to a {@link FeedSink}.
  *
  * - Everything (load, notifications, resyncs) runs through ONE serial queue, so the sink sees changes in order.
  * - Load (at open, after every reconnect, new session or failed step): `addWatch(root, PERSISTENT_RECURSIVE)`

@@ -19,7 +19,7 @@ import { monotonicNow, ZkWatchdog } from './zookeeper-watchdog';
 import type { WatchdogHost } from './zookeeper-watchdog';
 
 /**
- * Client lifecycle and connection-state machine of the ZooKeeper backend (reference §1.6, §1.9, §4.2).
+ * Client lifecycle and connection-state machine of the ZooKeeper backend.
  *
  * node-zookeeper-client never notices a silent partition, never builds a new session after expiry, and can
  * leave a callback pending forever. This class owns one library client at a time and fixes all three:

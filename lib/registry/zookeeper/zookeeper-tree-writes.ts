@@ -10,7 +10,8 @@ import type { ZkRequests } from './zookeeper-requests';
 import type { ZooKeeperSession } from './zookeeper-session';
 
 /**
- * Writes that touch more than one node, done by us instead of the library's broken helpers (reference §0.6):
+ * Writes that touch more than one node, done by us instead of the library's broken helpers (their defects
+ * in node-zookeeper-client@1.1.3 are named below):
  *
  * - mkdirp: parents are created as empty PERSISTENT nodes with our ACL; data and mode go on the leaf only
  *   (the library's mkdirp puts both on every level, so parents of an ephemeral node became ephemeral);

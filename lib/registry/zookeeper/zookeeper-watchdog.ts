@@ -2,7 +2,8 @@ import { performance } from 'perf_hooks';
 import type { ZkConnection } from './zookeeper-connection';
 
 /**
- * The read timeout and local expiry node-zookeeper-client lacks (reference §0.1, §1.9 items 4–5), as a timer
+ * The read timeout and local expiry node-zookeeper-client@1.1.3 lacks (it never notices a silent partition
+ * and never expires a session by itself), as a timer
  * every T/10 (T = negotiated session timeout):
  *
  * - connected: send a heartbeat (`exists('/zookeeper')`, at most one in flight); when no server reply of any
