@@ -28,7 +28,7 @@ import { ms } from '../harness/timing';
 
 /**
  * Driver-level tests of the etcd backend against a real etcd 3.4, one per pitfall of etcd3@1.1.2 that the
- * driver defends against (zk-etcd-clients.md §0). The contract suites run in etcd.test.ts.
+ * driver defends against (each test names the pitfall). The contract suites run in etcd.test.ts.
  */
 
 const TTL_SECONDS = 2;

@@ -40,7 +40,7 @@ import { ZooKeeperServer } from '../harness/zookeeper-server';
 
 /**
  * Driver-level tests of the ZooKeeper backend against a real ZooKeeper 3.8, one per pitfall of
- * node-zookeeper-client@1.1.3 the driver defends against (zk-etcd-clients.md §0, §1.6–§1.9). The contract
+ * node-zookeeper-client@1.1.3 the driver defends against (each test names the pitfall). The contract
  * suites run in zookeeper.test.ts.
  */
 

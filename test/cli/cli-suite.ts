@@ -31,8 +31,8 @@ export function jsonOf(result: CliResult): unknown {
 
 /**
  * The CLI commands against a real registry: nodes are seeded with a registry client from the test
- * (DESIGN §3 layout), the CLI runs as a child process, and the suite checks the `--json` shapes (DESIGN
- * §6), the registry's state afterwards, exit codes and the one-line stderr.
+ * (the job node layout), the CLI runs as a child process, and the suite checks the `--json` shapes, the
+ * registry's state afterwards, exit codes and the one-line stderr.
  */
 export function describeCliSuite(backend: () => CliBackend): void {
   let url: string;

@@ -12,7 +12,7 @@ export interface CuttableClient {
 }
 
 /**
- * The seam between the contract suites and a backend (STYLE 3.7): each backend test file builds one and
+ * The seam between the contract suites and a backend: each backend test file builds one and
  * passes it to every `describe…Contract`. Every client a factory creates is tracked by the test that
  * created it and closed in its afterEach.
  */

@@ -116,7 +116,7 @@ export class JobCluster {
   }
 }
 
-/** AVG_ALLOCATION's expected owner per item (DESIGN §5) for sorted `ids`. */
+/** AVG_ALLOCATION's expected owner per item for sorted `ids`. */
 export function averageOwners(ids: string[], count: number): string[] {
   const sorted = [...ids].sort();
   const n = sorted.length;

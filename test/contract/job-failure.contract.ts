@@ -43,7 +43,7 @@ class RunLog {
 }
 
 /**
- * The job layer under failure (DESIGN §4.2–4.5) on one backend: failover of in-flight items, records bound
+ * The job layer under failure on one backend: failover of in-flight items, records bound
  * to liveness, self-fencing on a cut connection. Workers share a process; sessions are expired or cut
  * through the factory, as a crash or a partition would.
  */

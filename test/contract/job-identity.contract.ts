@@ -40,7 +40,7 @@ function queueLogger(): Logger & { lines: EventQueue<{ msg: string; fields?: Log
 }
 
 /**
- * Identity and membership (DESIGN §3, §4.11): an instance id is held by one live process at a time, and
+ * Identity and membership: an instance id is held by one live process at a time, and
  * only an ephemeral, readable node under `instances/` is a member. Written once, run on every backend.
  */
 export function describeJobIdentityContract(factory: BackendFactory): void {

@@ -10,7 +10,7 @@ import { Clients, queueOf } from './clients';
 import { averageOwners, JobCluster } from './job-cluster';
 
 /**
- * The job layer on one backend with several workers in one process (DESIGN §4): each worker has its own
+ * The job layer on one backend with several workers in one process: each worker has its own
  * registry client, so sessions, ephemerals and leadership are real. Written once, run on memory,
  * ZooKeeper and etcd.
  */

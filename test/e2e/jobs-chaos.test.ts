@@ -25,7 +25,7 @@ import { ms } from '../harness/timing';
 import { awaitAssignment, STEPPING_JOB_MODULE, WorkerFleet } from '../harness/worker-process';
 
 /**
- * Chaos on real worker processes over a real ZooKeeper and a real etcd (DESIGN §4.2–4.4): four
+ * Chaos on real worker processes over a real ZooKeeper and a real etcd: four
  * `shardline run` workers run the stepping job (5 items, a fire every second, monitorExecution and
  * failover on; every step guarded by ctx.checkOwnership()) while a seeded random schedule, for 60 s,
  * SIGKILLs and restarts workers, SIGSTOPs them beyond the session timeout, and SIGSTOPs them within it.

@@ -36,7 +36,7 @@ import {
 } from '../harness/worker-process';
 
 /**
- * Jobs under failure (DESIGN §4.2–4.5) on real `shardline run` worker processes over a real ZooKeeper and
+ * Jobs under failure on real `shardline run` worker processes over a real ZooKeeper and
  * a real etcd: SIGKILL mid-item with failover, SIGKILL of the failover executor, a dead owner whose items
  * had completed, a whole fleet killed mid-item, the leader killed mid-resharding, a SIGSTOP beyond the
  * session timeout, and the registry server itself restarted.
@@ -219,7 +219,7 @@ function describeFailureScenarios(backend: Backend): void {
       return must(stepsOf(lines).find(match), what);
     }
 
-    /** DESIGN §4.2 from the step log: no interleaving, tokens growing at every change of hands. */
+    /** From the step log: no interleaving, tokens growing at every change of hands. */
     function expectNoInterleaving(file: string): void {
       const runs = stepRuns(readStepLog(file));
       expect(runs.length, 'executions in the log').to.be.greaterThan(0);

@@ -168,7 +168,7 @@ function describeProcessScenarios(backend: Backend): void {
       );
     }
 
-    /** DESIGN §4.2 from the processes' own log: no item ran on two processes at the same time. */
+    /** From the processes' own log: no item ran on two processes at the same time. */
     function expectNoOverlap(logFile: string, f: WorkerFleet): void {
       const all = executions(readLog(logFile), killTimes(f.workers));
       expect(all.length, 'executions in the log').to.be.greaterThan(0);
@@ -287,7 +287,7 @@ function describeProcessScenarios(backend: Backend): void {
       const elapsed = reassignedAt - killedAt;
       // Not before the registry could have dropped the session (keep-alives go out every third of it)…
       expect(elapsed, 'ms from SIGKILL to reassignment').to.be.at.least(SESSION_MS / 2);
-      // …and within the session timeout plus a bounded delay (DESIGN §4.3).
+      // …and within the session timeout plus a bounded delay (the crash guarantee).
       expect(elapsed, 'ms from SIGKILL to reassignment').to.be.at.most(SESSION_MS + CRASH_SLACK_MS);
       expect(s.cache.has(s.paths.instance('w2'))).to.equal(false);
       const after = expectedOwners(['w1', 'w3'], count);

@@ -129,7 +129,7 @@ export function collect<T>(emitter: Emitter<T>, event: string): EventQueue<T> {
  *
  * ONLY for external state that has no event to await: a process having exited, a server accepting
  * connections, a file appearing. Anything our own code emits (connection states, cache events, leadership)
- * must be awaited through an EventQueue or the cache's own waitFor (STYLE §3.6 rule 4). A predicate that
+ * must be awaited through an EventQueue or the cache's own waitFor (never by sleep-polling). A predicate that
  * throws or rejects ends the wait with that error (used to fail fast when a server process dies).
  */
 export async function waitFor(

@@ -1,5 +1,5 @@
 'use strict';
-// Mocha reporter: the usual 'spec' output, then one closing line alone that CI parses (STYLE §3.7):
+// Mocha reporter: the usual 'spec' output, then one closing line alone that CI (.ci/run) parses:
 //   `N passed, N failed` or `N passed, N failed, N skipped` when some tests are pending.
 // Failures include failed hooks (mocha counts them in stats.failures), so a broken before() is not "0 failed".
 // When SHARDLINE_SUMMARY_FILE is set (scripts/test.mjs sets it), the same line is also written there, so the

@@ -38,7 +38,8 @@ function cut(socket: Socket): void {
 }
 
 /**
- * Fault-injection TCP proxy on 127.0.0.1 (zk-etcd-clients.md §5.6), for `dropConnection` and partitions:
+ * Fault-injection TCP proxy on 127.0.0.1 (in the manner of etcd3's test Proxy), for `dropConnection` and
+ * partitions:
  * - 'pass': bytes and half-closes flow both ways.
  * - 'blackhole': a partition. Connections stay open and new ones are accepted, but bytes are held in both
  *   directions and closes are deferred; switching back to 'pass' flushes the held bytes in order (or applies the

@@ -414,7 +414,8 @@ export function executions(
 
 /**
  * Every pair of executions of one item (same job) whose intervals overlap, as readable strings: empty when
- * no item ever ran twice at the same time (DESIGN §4.2). Intervals are half-open: an end at t and a start
+ * no item ever ran twice at the same time (with monitorExecution, one item never runs on two instances at
+ * once). Intervals are half-open: an end at t and a start
  * at t do not overlap (the next run starts only after the previous one released its running record).
  */
 export function overlappingExecutions(all: readonly Execution[]): string[] {
@@ -461,7 +462,7 @@ export function storedOwners(cache: TreeCache, paths: JobPaths, count: number): 
   return Array.from({ length: count }, (_, item) => cache.get(paths.itemInstance(item)));
 }
 
-/** Item → owner that AVG_ALLOCATION gives for these instances (sorted ascending, DESIGN §5). */
+/** Item → owner that AVG_ALLOCATION gives for these instances (sorted ascending). */
 export function expectedOwners(instances: readonly string[], count: number): string[] {
   const out: string[] = [];
   for (const [instance, items] of averageAllocation([...instances].sort(), count)) {

@@ -54,7 +54,7 @@ describe('defineJob', () => {
     expect(validateJobConfig(job.config)).to.deep.equal(job.config);
   });
 
-  it('takes the DESIGN §6 example as written', () => {
+  it('takes a definition with every option spelled out, as written', () => {
     const job = defineJob({
       name: 'order-sync',
       cron: '*/5 * * * * *',

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { OwnershipGuard, SAFE_SESSION_FRACTION } from '../../../lib/job/ownership-guard';
 import type { CoordinatorRegistryCenter } from '../../../lib/registry/registry-center';
 
-/** Self-fencing judged by the wall clock at the moment of the call (DESIGN §4.2). */
+/** Self-fencing judged by the wall clock at the moment of the call. */
 describe('OwnershipGuard', () => {
   function fakeRegistry(lastContactAt: number, sessionTimeoutMs = 2000): CoordinatorRegistryCenter {
     return { lastContactAt, sessionTimeoutMs } as unknown as CoordinatorRegistryCenter;

@@ -41,8 +41,9 @@ function recordingLogger(): Logger & { lines: Line[] } {
 const nextTurn = (): Promise<void> => new Promise(resolve => setImmediate(resolve));
 
 /**
- * What registry data may do on a worker (DESIGN §4.10) and what a worker says when its definition and the
- * stored configuration differ (§6), on the embedded registry.
+ * What registry data may do on a worker (a command changed in the registry runs only with
+ * `allowRegistryCommand`) and what a worker says when its definition and the stored configuration differ
+ * (`configDrift`), on the embedded registry.
  */
 describe('worker trust: registry commands and configuration drift (memory)', function () {
   this.timeout(ms(15_000));

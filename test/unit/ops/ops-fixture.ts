@@ -3,7 +3,8 @@ import type { CoordinatorRegistryCenter } from '../../../lib/registry/registry-c
 import { uniqueNamespace } from '../../harness/namespace';
 
 /**
- * A memory namespace with the DESIGN §3 node layout written by hand, for the operations API tests.
+ * A memory namespace with the job node layout (`config`, `servers/`, `instances/`, `sharding/`, `leader/`)
+ * written by hand, for the operations API tests.
  * `instance(id, ip)` registers a live instance on a client of its own (its session owns the ephemeral
  * node), so closing that client is how an instance dies. `close()` closes every client.
  */
