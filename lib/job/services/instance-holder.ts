@@ -7,7 +7,7 @@ import { parseInstanceInfo, serializeInstanceInfo, type InstanceInfo } from '../
  * life (`self`: host, pid, startedAt):
  *
  * - `free`: no node.
- * - `ours`: the node holds this very life's value (an earlier session of this worker).
+ * - `ours`: the node holds this very life's value (this worker registered it): kept as it is.
  * - `notAnInstance`: the node is persistent or unreadable — no process holds the id through it.
  * - `earlierLife`: a dead earlier life of this id whose session has not expired yet: the holder names our
  *   host and our pid (a previous worker of this process, or a restarted container whose pid repeats) and
@@ -17,7 +17,7 @@ import { parseInstanceInfo, serializeInstanceInfo, type InstanceInfo } from '../
  * - `maybeLive`: another host, or a live pid of our host: alive as far as we can tell. Only the registry
  *   can settle it — a dead holder's node vanishes when its session / lease expires; a live one's stays.
  *
- * `free`, `ours`, `notAnInstance` and `earlierLife` may be replaced; `live` is a conflict; `maybeLive` is a
+ * `free`, `notAnInstance` and `earlierLife` may be (re)written; `live` is a conflict; `maybeLive` is a
  * conflict once it has outlived the wait the caller allows for a session to expire.
  */
 export type HolderVerdict =

@@ -30,6 +30,7 @@ const REGISTER_ATTEMPTS = 20;
  */
 export class InstanceService {
   private registeredOnce = false;
+  private registering: Promise<void> | undefined;
   /**
    * Membership judged per node version (path → stamp, and the member's ip or `null` for a non-member): a
    * node is parsed — and a non-member reported — once per version, not on every pass or record check.
@@ -42,7 +43,18 @@ export class InstanceService {
     private readonly report: (err: CorruptedDataError) => void,
   ) {}
 
-  async register(): Promise<void> {
+  /**
+   * Registers this life's node (see the class doc for the rule). Concurrent calls share one registration:
+   * the `removed` event of a node we replace must not start a second one that replaces ours again.
+   */
+  register(): Promise<void> {
+    this.registering ??= this.registerOnce().finally(() => {
+      this.registering = undefined;
+    });
+    return this.registering;
+  }
+
+  private async registerOnce(): Promise<void> {
     const { registry, paths, instanceId } = this.ctx;
     const path = paths.instance(instanceId);
     const value = serializeInstanceInfo(this.info);
@@ -178,10 +190,13 @@ export class InstanceService {
     stat: NodeStat | null,
   ): Promise<boolean> {
     const { registry, paths, logger } = this.ctx;
+    if (verdict === 'ours') {
+      // This life's own node: kept. Were it bound to a session of ours that is ending, it vanishes with
+      // it and the runtime registers again on that `removed` event.
+      return true;
+    }
     if (stat !== null) {
-      if (verdict !== 'ours') {
-        logger.info('replacing the instance node of a dead earlier life', { path, verdict });
-      }
+      logger.info('replacing the instance node of a dead earlier life', { path, verdict });
       // Version-checked: a node written meanwhile (a live process) is judged again, not deleted.
       try {
         await registry.executeInTransaction(tx => tx.delete(path, stat.version));
