@@ -124,7 +124,7 @@ function spawnWorker(id: string, url: string): Child {
 }
 
 /**
- * The assignment as the registry holds it (DESIGN §3 node layout, read through a tree cache):
+ * The assignment as the registry holds it (read through a tree cache):
  * `/{job}/sharding/{n}/instance` is the owner the leader wrote for item n.
  */
 function owners(cache: TreeCache): Map<string, number[]> {

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The runner behind `npm test` (STYLE §3.7): node scripts/test.mjs all|fast|zookeeper|etcd
+// The runner behind `npm test`: node scripts/test.mjs all|fast|zookeeper|etcd
 //
 //   all        typecheck, lint, import cycles, then every spec (test/**/*.test.ts) — what a release and .ci/run need
 //   fast       unit + memory backend only, for the edit loop
@@ -128,7 +128,7 @@ async function main() {
     if ((await run(bin('eslint'), ['.'])) !== 0) {
       fail('lint failed (eslint .)');
     }
-    // One-way arrows (STYLE 3.2): no import cycle in lib/ (type-only imports do not count; .madgerc).
+    // Imports point one way (cli → ops → job → registry contract ← backends): no import cycle in lib/ (type-only imports do not count; .madgerc).
     if ((await run(bin('madge'), ['--circular', '--extensions', 'ts', 'lib'])) !== 0) {
       fail('import cycle in lib/ (madge --circular)');
     }
