@@ -98,9 +98,11 @@ export function describeRegistryCenterContract(factory: BackendFactory): void {
         await r.remove('/never/was');
       });
 
-      it('removes a subtree of 4,000 nodes whose removal takes many requests, each under the request timeout', async () => {
-        // The deadline applies per step of the removal (one request per node on ZooKeeper), not to all of it.
-        const r = await clients.connect({ requestTimeoutMs: ms(1000) });
+      it('removes a subtree of 4,000 nodes (thousands of requests on ZooKeeper) and nothing beside it', async () => {
+        // The request timeout applies to each step of the removal, not to all of it (the deadline itself is
+        // unit-tested with mock timers in remove-deadline.test.ts; here the default timeout keeps a loaded
+        // machine from failing a single pipelined request).
+        const r = await clients.connect();
         await r.persist('/wide', '');
         for (let branch = 0; branch < 40; branch++) {
           await r.executeInTransaction(tx => {
