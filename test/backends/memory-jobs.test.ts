@@ -2,6 +2,7 @@ import { describeJobInterleavingContract } from '../contract/job-interleaving.co
 import { describeJobLivenessContract } from '../contract/job-liveness.contract';
 import { describeJobFailureContract } from '../contract/job-failure.contract';
 import { describeJobIdentityContract } from '../contract/job-identity.contract';
+import { describeJobTrustContract } from '../contract/job-trust.contract';
 import { describeJobContract } from '../contract/job.contract';
 import { memoryFactory } from './memory-factory';
 
@@ -9,6 +10,7 @@ describe('memory backend: jobs', () => {
   describeJobContract(memoryFactory);
   describeJobFailureContract(memoryFactory);
   describeJobIdentityContract(memoryFactory);
+  describeJobTrustContract(memoryFactory);
   describeJobLivenessContract(memoryFactory);
   describeJobInterleavingContract(memoryFactory);
 });

@@ -1,5 +1,6 @@
 import { describeJobFailureContract } from '../contract/job-failure.contract';
 import { describeJobIdentityContract } from '../contract/job-identity.contract';
+import { describeJobTrustContract } from '../contract/job-trust.contract';
 import { describeJobContract } from '../contract/job.contract';
 import { describeJobInterleavingContract } from '../contract/job-interleaving.contract';
 import { describeJobLivenessContract } from '../contract/job-liveness.contract';
@@ -18,6 +19,7 @@ describe('ZooKeeper backend', function () {
   describeJobContract(factory);
   describeJobFailureContract(factory);
   describeJobIdentityContract(factory);
+  describeJobTrustContract(factory);
   describeJobLivenessContract(factory);
   // A seeded sample of the interleavings (every one runs on memory); SHARDLINE_SEED reproduces it.
   describeJobInterleavingContract(factory, 5);

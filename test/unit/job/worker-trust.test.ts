@@ -2,7 +2,12 @@ import { expect } from 'chai';
 import { RegistryCommandRefusedError } from '../../../lib/errors';
 import { defineJob, type JobDefinition } from '../../../lib/job/define-job';
 import { serializeJobConfig } from '../../../lib/job/job-config';
-import type { ConfigDriftEvent, ExecutedEvent, JobErrorEvent } from '../../../lib/job/job-events';
+import type {
+  ConfigDriftEvent,
+  ExecutedEvent,
+  JobErrorEvent,
+  ShardedEvent,
+} from '../../../lib/job/job-events';
 import { startWorker, type Worker } from '../../../lib/job/worker';
 import type { LogFields, Logger } from '../../../lib/logger';
 import { createOperations } from '../../../lib/ops/operations-api';
@@ -78,6 +83,7 @@ describe('worker trust: registry commands and configuration drift (memory)', fun
     errors: EventQueue<JobErrorEvent>;
     executed: EventQueue<ExecutedEvent>;
     drift: EventQueue<ConfigDriftEvent>;
+    sharded: EventQueue<ShardedEvent>;
   }> {
     const logger = recordingLogger();
     const registry = options.registry ?? (await client());
@@ -95,7 +101,9 @@ describe('worker trust: registry commands and configuration drift (memory)', fun
     worker.on('error', e => errors.push(e));
     worker.on('executed', e => executed.push(e));
     worker.on('configDrift', e => drift.push(e));
-    return { worker, logger, errors, executed, drift };
+    const sharded = new EventQueue<ShardedEvent>();
+    worker.on('sharded', e => sharded.push(e));
+    return { worker, logger, errors, executed, drift, sharded };
   }
 
   const script = defineJob({ name: 'job', type: 'script', command: 'echo defined; :' });
@@ -108,6 +116,10 @@ describe('worker trust: registry commands and configuration drift (memory)', fun
   }
 
   async function runOnce(w: Awaited<ReturnType<typeof start>>): Promise<string[]> {
+    if (w.worker.items('job').length === 0) {
+      // A trigger while the first resharding is pending finds no item to run.
+      await w.sharded.takeUntil(e => e.items.length > 0, ms(5000), 'the item assigned');
+    }
     await createOperations(registries[0]!).trigger('job');
     await w.executed.take(ms(5000), 'a run');
     return w.logger.lines.filter(l => l.msg === 'script output').map(l => String(l.fields?.line));
