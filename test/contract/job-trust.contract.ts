@@ -25,7 +25,7 @@ function outputLogger(): Logger & { output: string[] } {
 }
 
 /**
- * Registry data never becomes code (DESIGN §4.10), on a real registry: a script command written into the
+ * Registry data never becomes code, on a real registry: a script command written into the
  * stored configuration runs only on a worker that opted in. Written once, run on every backend.
  */
 export function describeJobTrustContract(factory: BackendFactory): void {

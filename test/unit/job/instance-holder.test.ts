@@ -27,7 +27,7 @@ const alive = new Set([100, 200]);
 const verdict = (stat: NodeStat | null): HolderVerdict =>
   judgeHolder(stat, self, pid => alive.has(pid)).verdict;
 
-/** The rule that tells a live holder of an instance id from a dead earlier life (DESIGN §4.11). */
+/** The rule that tells a live holder of an instance id from a dead earlier life (one live process per id). */
 describe('judgeHolder: who holds an instance id', () => {
   it('free, ours, and nodes that are no instance', () => {
     expect(verdict(null)).to.equal('free');
