@@ -14,6 +14,24 @@ import { registerTriggerCommand } from './commands/trigger';
 import { tolerateClosedOutput } from './output';
 
 /**
+ * Where the CLI's own texts go (help, `--version`, the failure line). Command output proper is printed
+ * to stdout by the commands (`output.ts`).
+ */
+export interface CliIo {
+  out: (text: string) => void;
+  err: (text: string) => void;
+}
+
+const PROCESS_IO: CliIo = {
+  out: text => {
+    process.stdout.write(text);
+  },
+  err: text => {
+    process.stderr.write(text);
+  },
+};
+
+/**
  * The `shardline` command: `run`, `jobs`, `status`, `trigger`, `disable`, `enable`, `shutdown`, `remove`
  * and `demo` (docs/operations.md). Commands are thin: parse, call the operations API, print.
  *
@@ -21,16 +39,16 @@ import { tolerateClosedOutput } from './output';
  * `SHARDLINE_DEBUG=1` adds the stack. Every command closes its registry before returning, so the process
  * ends by itself: the exit code is set through `process.exitCode`.
  */
-export async function main(argv: string[]): Promise<number> {
-  const writeErr = (text: string): void => {
-    process.stderr.write(text);
-  };
+export async function main(argv: string[], io: CliIo = PROCESS_IO): Promise<number> {
+  const writeErr = io.err;
   const program = new Command()
     .name('shardline')
     .description('Distributed sharding jobs over ZooKeeper, etcd or an embedded registry')
     .version(packageVersion(), '-V, --version', 'print the version of shardline')
     .exitOverride()
     .configureOutput({
+      writeOut: io.out,
+      writeErr: io.err,
       // commander's own errors (unknown option, missing argument…) become our one line too.
       outputError: (text, write) =>
         write(`shardline: ${stripCommanderPrefix(text)} (see 'shardline --help')\n`),

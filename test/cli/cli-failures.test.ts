@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../harness/free-port';
+import { ms } from '../harness/timing';
 import { killSpawned, runCli } from './cli-runner';
 import { expectFailure } from './cli-suite';
 
@@ -13,7 +14,8 @@ const FIXTURES = join(__dirname, '..', 'fixtures');
  * `shardline: <reason>`, without a stack trace unless SHARDLINE_DEBUG=1.
  */
 describe('CLI failures', function () {
-  this.timeout(20_000);
+  // Each case spawns the CLI (tsx start-up); on a loaded machine several spawns take tens of seconds.
+  this.timeout(ms(60_000));
   let dir: string;
 
   before(() => {
