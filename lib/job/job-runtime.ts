@@ -188,11 +188,12 @@ export class JobRuntime {
     this.cacheRef = registry.getRawCache(paths.root);
     await this.checkTimeDifference();
     await this.servers.ensureRegistered();
+    // Registered first: a start that conflicts with a live holder of the id must not clear its commands.
+    await this.instances.register();
     // Commands addressed to a previous life of this instance id are void: a shutdown or trigger written
     // while it was down must not stop or fire the new one.
     await this.shutdowns.clearStale();
     await this.triggers.clearStale();
-    await this.instances.register();
     this.ctx.cache().on('event', this.reactions.handle);
     registry.on('connectionStateChanged', this.onConnectionState);
     await this.sharding.requestResharding();

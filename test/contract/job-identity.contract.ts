@@ -70,6 +70,9 @@ export function describeJobIdentityContract(factory: BackendFactory): void {
       const cache = await cluster.observe();
       const info = holderInfo();
       await holdId('w-a', info);
+      // Commands the operations API wrote for the live holder: a conflicting start must leave them.
+      await cluster.observer!.persist(cluster.paths.trigger('w-a'), '');
+      await cluster.observer!.persist(cluster.paths.shutdown('w-a'), '');
       const registry = await clients.connect();
       const job = JobCluster.define({ name: 'job', cron: '* * * * * *' });
 
@@ -95,6 +98,8 @@ export function describeJobIdentityContract(factory: BackendFactory): void {
         serializeInstanceInfo(info),
       );
       expect(cache.get(cluster.paths.itemInstance(0))).to.equal(null);
+      expect(await registry.isExisted(cluster.paths.trigger('w-a')), 'trigger').to.equal(true);
+      expect(await registry.isExisted(cluster.paths.shutdown('w-a')), 'shutdown').to.equal(true);
     });
 
     it('two workers of one process with the same id: the second fails at once, the first keeps its id and items', async () => {
@@ -121,6 +126,8 @@ export function describeJobIdentityContract(factory: BackendFactory): void {
       await holdId('w-a', holderInfo({ host: hostname(), pid: deadPid() }));
       // This host and this pid, a life no worker of this process is living: an earlier worker here.
       await holdId('w-b', holderInfo({ host: hostname(), pid: process.pid, startedAt: 1 }));
+      // A shutdown addressed to the dead life is void for the new one.
+      await cluster.observer!.persist(cluster.paths.shutdown('w-a'), '');
 
       const a = await cluster.start('w-a', job);
       const b = await cluster.start('w-b', job);
@@ -129,6 +136,8 @@ export function describeJobIdentityContract(factory: BackendFactory): void {
       expect(await b.worker.runtime('job')!.instances.isRegistered()).to.equal(true);
       await cluster.awaitAssignment(['w-a', 'w-b'], settleMs);
       expect(cache.getData(cluster.paths.instance('w-a'))?.ephemeral).to.equal(true);
+      expect(await a.registry.isExisted(cluster.paths.shutdown('w-a'))).to.equal(false);
+      expect(a.worker.jobs).to.deep.equal(['job']);
     });
 
     it('a holder that may be alive on another host: the start waits for its session to end, then registers', async () => {

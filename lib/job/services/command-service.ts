@@ -24,9 +24,21 @@ export class CommandService {
     return path === this.path;
   }
 
+  /**
+   * Removes a command written before this life's instance node (call after registering): one written
+   * since is addressed to this life and stays.
+   */
   async clearStale(): Promise<void> {
-    if (this.ctx.cache().has(this.path)) {
-      await this.ctx.registry.remove(this.path);
+    if (!this.ctx.cache().has(this.path)) {
+      return;
+    }
+    const { registry, paths, instanceId } = this.ctx;
+    const [command, instance] = await Promise.all([
+      registry.getStat(this.path),
+      registry.getStat(paths.instance(instanceId)),
+    ]);
+    if (command !== null && (instance === null || command.stamp < instance.stamp)) {
+      await registry.remove(this.path);
     }
   }
 
