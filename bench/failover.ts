@@ -22,6 +22,15 @@
  *   SIGCONT (must be 0) and SIGCONT → its OwnershipLostError.
  * - SIGSTOP of the job's leader, count changed while it is frozen, SIGCONT → its leader writes sent after
  *   SIGCONT (attempted / accepted: must be 0) and SIGCONT → its `leader: false`.
+ *
+ * Rolling start / restart (PARTS=rolling; test/harness/rolling-start.ts, the scenario of
+ * test/e2e/jobs-rolling-start.test.ts): three workers in long-lived worker-host processes started
+ * `spacing` ms apart, then restarted one by one (two graceful stop + start, one SIGKILL + start in a new
+ * process), ROLLING_REPS repetitions (default 20, seeds ROLLING_SEED.. (default 1) — replay one in the spec
+ * with SHARDLINE_SEED) per item count (ROLLING_COUNTS, default 300) and spacing (ROLLING_SPACINGS, default
+ * 0,50,500): time from the last start, and from the last restart, until every item has started on its
+ * settled owner; p50 / p99. Target 5 s. A repetition past ROLLING_DEADLINE_MS (default 30 s) counts as a
+ * stall, is shown as such, and is not retried.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -33,6 +42,12 @@ import { waitFor } from '../test/harness/events';
 import { EtcdServer } from '../test/harness/etcd-server';
 import { uniqueNamespace } from '../test/harness/namespace';
 import {
+  ROLLING_INSTANCES,
+  runRollingStart,
+  WorkerHostPool,
+  type RollingStartReport,
+} from '../test/harness/rolling-start';
+import {
   awaitAssignment,
   expectedOwners,
   readLog,
@@ -42,11 +57,18 @@ import {
 } from '../test/harness/worker-process';
 import { ZooKeeperServer } from '../test/harness/zookeeper-server';
 import { freezeRound, killRound, leaderRound, type FailureRounds } from './failure-rounds';
-import { fmt, median, table } from './stats';
+import { fmt, median, percentile, table } from './stats';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
 const BACKENDS = (process.env.BACKENDS ?? 'zookeeper,etcd').split(',');
-const PARTS = (process.env.PARTS ?? 'crash,failure').split(',');
+const PARTS = (process.env.PARTS ?? 'crash,failure,rolling').split(',');
+const numbers = (raw: string): number[] => raw.split(',').map(Number);
+const ROLLING_REPS = Number(process.env.ROLLING_REPS ?? 20);
+const ROLLING_SEED = Number(process.env.ROLLING_SEED ?? 1);
+const ROLLING_COUNTS = numbers(process.env.ROLLING_COUNTS ?? '300');
+const ROLLING_SPACINGS = numbers(process.env.ROLLING_SPACINGS ?? '0,50,500');
+const ROLLING_DEADLINE_MS = Number(process.env.ROLLING_DEADLINE_MS ?? 30_000);
+const ROLLING_TARGET_MS = 5000;
 const SESSION_MS = 2000;
 const COUNT = 6;
 const JOB = 'bench-failover';
@@ -254,6 +276,67 @@ async function attempt<T>(label: string, fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/** The rolling-start repetitions of one backend: one table row per item count and spacing. */
+async function rollingRows(backend: string, url: (ns: string) => string): Promise<string[][]> {
+  const rows: string[][] = [];
+  const pool = new WorkerHostPool(ROLLING_INSTANCES, 1);
+  try {
+    for (const count of ROLLING_COUNTS) {
+      for (const spacingMs of ROLLING_SPACINGS) {
+        const reports: RollingStartReport[] = [];
+        for (let i = 0; i < ROLLING_REPS; i++) {
+          const seed = ROLLING_SEED + i;
+          const r = await runRollingStart(
+            pool,
+            { count, spacingMs, seed, kills: 1 },
+            { url, boundMs: ROLLING_DEADLINE_MS },
+          );
+          reports.push(r);
+          const phases = r.phases
+            .map(p => `${p.phase}→all running ${fmt(p.allRunningMs ?? NaN, 0)} ms`)
+            .join(', ');
+          process.stderr.write(
+            `${backend} rolling ${count} items ${spacingMs} ms apart, rep ${i + 1}/${ROLLING_REPS} (seed ${seed}): ${phases}; ` +
+              `overlaps ${r.overlaps.length}, token regressions ${r.tokenRegressions.length}; ${r.plan}\n`,
+          );
+          for (const p of r.phases.filter(x => x.stall !== undefined)) {
+            process.stderr.write(`  ${p.phase} STALLED:\n${String(p.stall)}\n`);
+          }
+        }
+        /** Past the deadline (or skipped after a stalled start) counts as Infinity. */
+        const times = (phase: 'start' | 'restart'): number[] =>
+          reports.map(r => r.phases.find(p => p.phase === phase)?.allRunningMs ?? Infinity);
+        const p = (values: number[], q: number): string => {
+          const v = percentile(values, q);
+          return Number.isFinite(v) ? `${fmt(v, 0)} ms` : `> ${ROLLING_DEADLINE_MS} ms`;
+        };
+        const inTime = reports.filter(r =>
+          ['start', 'restart'].every(phase =>
+            r.phases.some(
+              x => x.phase === phase && (x.allRunningMs ?? Infinity) <= ROLLING_TARGET_MS,
+            ),
+          ),
+        ).length;
+        const sum = (f: (r: RollingStartReport) => number): number =>
+          reports.reduce((a, r) => a + f(r), 0);
+        rows.push([
+          backend,
+          String(count),
+          `${spacingMs} ms`,
+          `${p(times('start'), 50)} / ${p(times('start'), 99)}`,
+          `${p(times('restart'), 50)} / ${p(times('restart'), 99)}`,
+          `≤ ${ROLLING_TARGET_MS} ms`,
+          `${inTime}/${reports.length}`,
+          `${sum(r => r.overlaps.length)} / ${sum(r => r.tokenRegressions.length)}`,
+        ]);
+      }
+    }
+  } finally {
+    await pool.close();
+  }
+  return rows;
+}
+
 async function main(): Promise<void> {
   const rows: string[][] = [
     [
@@ -290,6 +373,18 @@ async function main(): Promise<void> {
       'leader record before→after',
       'generation written after SIGCONT by',
       'generation before→new leader→final',
+    ],
+  ];
+  const rollingTable: string[][] = [
+    [
+      'backend',
+      'items',
+      'spacing',
+      'last start→all running p50 / p99',
+      'last restart→all running p50 / p99',
+      'target',
+      'both within target',
+      'overlaps / token regressions',
     ],
   ];
   for (const backend of backends.filter(b => BACKENDS.includes(b.name))) {
@@ -338,6 +433,9 @@ async function main(): Promise<void> {
             `SIGCONT→leader:false ${fmt(l.contToDropped, 0)} ms, generation ${l.generationBefore}→${l.generationByNewLeader}→${l.generationFinal} ` +
             `written after SIGCONT by [${l.writersAfterCont.join(',')}]\n`,
         );
+      }
+      if (PARTS.includes('rolling')) {
+        rollingTable.push(...(await rollingRows(backend.name, ns => server.url(ns))));
       }
     } finally {
       await server.stop();
@@ -421,6 +519,17 @@ async function main(): Promise<void> {
         'freeze: sent just before the SIGSTOP, reply read after SIGCONT (an accepted one was committed while its latch ' +
         'existed, before the new leader wrote). Writers: instances ' +
         "whose election-fenced transactions sent after SIGCONT were accepted ('!' marks the old leader).",
+    );
+  }
+  if (rollingTable.length > 1) {
+    console.log(
+      `\nRolling start / restart: 3 worker processes started (spacing) ms apart, then restarted one by one (2 graceful, 1 SIGKILL), ` +
+        `${ROLLING_REPS} repetitions, every-second cron, ${SESSION_MS} ms session\n`,
+    );
+    console.log(table(rollingTable));
+    console.log(
+      '\nall running: every item has started on its settled owner (AVG_ALLOCATION over the three) at or after the ' +
+        `last (re)start (p99 of 20 repetitions is the slowest one). Overlaps and token regressions are summed over the repetitions (must be 0).`,
     );
   }
   if (retried.length > 0) {

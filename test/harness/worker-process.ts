@@ -419,14 +419,8 @@ export function executions(
  * at t do not overlap (the next run starts only after the previous one released its running record).
  */
 export function overlappingExecutions(all: readonly Execution[]): string[] {
-  const byItem = new Map<string, Execution[]>();
-  for (const e of all) {
-    const key = `${e.job}#${e.item}`;
-    byItem.set(key, [...(byItem.get(key) ?? []), e]);
-  }
   const problems: string[] = [];
-  for (const [key, list] of byItem) {
-    list.sort((a, b) => a.start - b.start);
+  for (const [key, list] of executionsByItem(all)) {
     let latest: Execution | undefined;
     for (const e of list) {
       if (latest !== undefined && e.start < latest.end) {
@@ -440,6 +434,46 @@ export function overlappingExecutions(all: readonly Execution[]): string[] {
     }
   }
   return problems;
+}
+
+/**
+ * Every pair of consecutive executions of one item (by start) whose fencing token went back, or did not
+ * grow although the item changed hands (another instance id), as readable strings: empty when tokens never
+ * went back. The same instance running it again without a resharding keeps its token.
+ */
+export function tokenRegressions(all: readonly Execution[]): string[] {
+  const problems: string[] = [];
+  for (const [key, list] of executionsByItem(all)) {
+    list.forEach((next, i) => {
+      const prev = list[i - 1];
+      if (
+        prev !== undefined &&
+        (next.fencingToken < prev.fencingToken ||
+          (next.instanceId !== prev.instanceId && next.fencingToken === prev.fencingToken))
+      ) {
+        problems.push(
+          `${key}: ${prev.instanceId}/pid ${prev.pid} token ${prev.fencingToken} at ${prev.start}, then ` +
+            `${next.instanceId}/pid ${next.pid} token ${next.fencingToken} at ${next.start}`,
+        );
+      }
+    });
+  }
+  return problems;
+}
+
+/** Executions grouped by `job#item`, each list in start order. */
+function executionsByItem(all: readonly Execution[]): Map<string, Execution[]> {
+  const byItem = new Map<string, Execution[]>();
+  for (const e of all) {
+    const key = `${e.job}#${e.item}`;
+    const list = byItem.get(key) ?? [];
+    list.push(e);
+    byItem.set(key, list);
+  }
+  for (const list of byItem.values()) {
+    list.sort((a, b) => a.start - b.start);
+  }
+  return byItem;
 }
 
 /** `killedAt` of every worker the harness SIGKILLed, by pid (for `executions`). */
