@@ -8,7 +8,9 @@ interface RemoveCommandOptions extends CommonOptions {
 
 /**
  * `shardline remove <job> [--force]`: delete the job from the registry. Refused while instances are
- * alive unless `--force`. `--json` prints `{ "job", "liveInstances": [ids alive at removal] }`.
+ * alive unless `--force`, and always when `/{job}` is not only a Shardline job (its config does not parse,
+ * or it holds other nodes, such as a namespace nested inside the job name). `--json` prints
+ * `{ "job", "liveInstances": [ids alive at removal] }`.
  */
 export function registerRemoveCommand(program: Command): void {
   withCommonOptions(program.command('remove'))
