@@ -185,7 +185,10 @@ export class Worker extends TypedEmitter<WorkerEvents> {
  * Starts a worker for `jobs`: validates the options, initialises the registry if needed, and starts
  * every job (configuration written or adopted, instance registered, leadership campaign begun). Rejects
  * — leaving nothing registered — when a job cannot start (unreachable registry, clock too far off,
- * duplicate job names).
+ * duplicate job names, `InstanceIdConflictError` when another live process holds the instance id; a
+ * holder that may be a crashed process is first given up to 1.5 session timeouts + 1 s to expire).
+ * What a job found at start — `configDrift`, a refused stored script command on `error` — is emitted on
+ * the next turn of the event loop, so listeners attached right after `await startWorker(…)` get it.
  */
 export async function startWorker(options: WorkerOptions): Promise<Worker> {
   const names = new Set<string>();
