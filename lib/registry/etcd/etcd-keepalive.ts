@@ -9,10 +9,11 @@ import type {
  * The keepalive clock of ONE granted lease. etcd3's own Lease reports
  * `keepaliveFailed` only after a whole TTL of silence and `lost` at 2 × TTL, long after the server deleted
  * our keys, so this runs its own bidi keepalive stream and timers:
- * - a keepalive every `min(TTL/3, 1 s)` on one stream (reopened when it breaks);
+ * - a keepalive every `min(TTL/6, 1 s)` on one stream (reopened when it breaks);
  * - `lastOk` is the SEND time of the newest answered keepalive: the server renewed the lease no earlier;
- * - `onSilent` when nothing was answered for one period + `clamp(TTL/4, 0.5 s, 2 s)` (the first failed
- *   keepalive, whatever the cause: no answer, broken stream, stream that cannot be opened);
+ * - `onSilent` when nothing was answered for `min(TTL/3, 1 s)` + `clamp(TTL/4, 0.5 s, 2 s)` (what the first
+ *   failed keepalive took when the period was TTL/3: sending more often must not report SUSPENDED sooner),
+ *   or at once when the stream breaks or cannot be opened;
  * - `onExpired` once `now − lastOk ≥ TTL − margin` (margin `clamp(TTL/10, 0.25 s, 1 s)`), i.e. before the
  *   server can have deleted our keys, or at once when the server answers TTL 0 (revoked / expired);
  * - `onAnswered` for every good answer.
@@ -72,9 +73,19 @@ export class LeaseKeepalive {
     this.dropStream();
   }
 
-  /** Keepalive period: TTL/3 as etcd's Go client, at most 1 s (cheap, and quicker detection). */
+  /**
+   * Keepalive period: TTL/6, at most 1 s. etcd's Go client uses TTL/3, but our executions self-fence once
+   * the newest answered keepalive is older than half the TTL (OwnershipGuard): at TTL/3 that left only
+   * TTL/6 for a late timer or a reply queued behind other requests, and a loaded machine crossed it
+   * (runs aborted with a healthy lease, seen at TTL 2 s). Cheap: one small message per period.
+   */
   private get intervalMs(): number {
-    return Math.min(this.ttlMs / 3, 1000);
+    return Math.min(this.ttlMs / 6, 1000);
+  }
+
+  /** Silence that reports SUSPENDED: a TTL/3 period plus the answer timeout, whatever the period is. */
+  private get silentAfterMs(): number {
+    return Math.min(this.ttlMs / 3, 1000) + this.ackTimeoutMs;
   }
 
   /** Grace for one keepalive's answer before it counts as failed. */
@@ -169,7 +180,7 @@ export class LeaseKeepalive {
 
   private armSilentTimer(): void {
     clearTimeout(this.silentTimer);
-    this.silentTimer = setTimeout(() => this.hooks.onSilent(), this.intervalMs + this.ackTimeoutMs);
+    this.silentTimer = setTimeout(() => this.hooks.onSilent(), this.silentAfterMs);
   }
 
   private armExpiryTimer(): void {
