@@ -276,6 +276,9 @@ async function attempt<T>(label: string, fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/** Rolling-start repetitions that threw (a worker's start failed…): printed under the table. */
+const failed: string[] = [];
+
 /** The rolling-start repetitions of one backend: one table row per item count and spacing. */
 async function rollingRows(backend: string, url: (ns: string) => string): Promise<string[][]> {
   const rows: string[][] = [];
@@ -286,11 +289,32 @@ async function rollingRows(backend: string, url: (ns: string) => string): Promis
         const reports: RollingStartReport[] = [];
         for (let i = 0; i < ROLLING_REPS; i++) {
           const seed = ROLLING_SEED + i;
-          const r = await runRollingStart(
-            pool,
-            { count, spacingMs, seed, kills: 1 },
-            { url, boundMs: ROLLING_DEADLINE_MS },
-          );
+          let r: RollingStartReport;
+          try {
+            r = await runRollingStart(
+              pool,
+              { count, spacingMs, seed, kills: 1 },
+              { url, boundMs: ROLLING_DEADLINE_MS },
+            );
+          } catch (err) {
+            // A repetition that could not run to its end (e.g. a worker's start failed): counted, not retried.
+            failed.push(
+              `${backend} ${count} items ${spacingMs} ms seed ${seed}: ${String(err).split('\n')[0] ?? ''}`,
+            );
+            process.stderr.write(
+              `${backend} rolling rep ${i + 1} (seed ${seed}) FAILED: ${String(err)}\n`,
+            );
+            reports.push({
+              plan: 'failed',
+              phases: [],
+              startups: '',
+              executions: 0,
+              overlaps: [],
+              tokenRegressions: [],
+              errors: [String(err)],
+            });
+            continue;
+          }
           reports.push(r);
           const phases = r.phases
             .map(p => `${p.phase}→all running ${fmt(p.allRunningMs ?? NaN, 0)} ms`)
@@ -319,7 +343,7 @@ async function rollingRows(backend: string, url: (ns: string) => string): Promis
         ).length;
         const sum = (f: (r: RollingStartReport) => number): number =>
           reports.reduce((a, r) => a + f(r), 0);
-        rows.push([
+        const row = [
           backend,
           String(count),
           `${spacingMs} ms`,
@@ -328,7 +352,9 @@ async function rollingRows(backend: string, url: (ns: string) => string): Promis
           `≤ ${ROLLING_TARGET_MS} ms`,
           `${inTime}/${reports.length}`,
           `${sum(r => r.overlaps.length)} / ${sum(r => r.tokenRegressions.length)}`,
-        ]);
+        ];
+        rows.push(row);
+        process.stderr.write(`rolling row: ${row.join(' | ')}\n`);
       }
     }
   } finally {
@@ -530,6 +556,11 @@ async function main(): Promise<void> {
     console.log(
       '\nall running: every item has started on its settled owner (AVG_ALLOCATION over the three) at or after the ' +
         `last (re)start (p99 of 20 repetitions is the slowest one). Overlaps and token regressions are summed over the repetitions (must be 0).`,
+    );
+  }
+  if (failed.length > 0) {
+    console.log(
+      `\nRolling repetitions that failed to run (${failed.length}, counted as not in time):\n${failed.join('\n')}`,
     );
   }
   if (retried.length > 0) {
