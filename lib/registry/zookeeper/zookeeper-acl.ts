@@ -28,3 +28,25 @@ export function nodeAcl(credentials: Credentials | undefined): ZkAcl[] {
 export function digestAuth(credentials: Credentials): Buffer {
   return Buffer.from(`${credentials.username}:${credentials.password}`, 'utf8');
 }
+
+/**
+ * The entry of `acls` that lets anyone (`world:anyone`) change the node — create or delete children, write,
+ * or change the ACL — or `undefined`. World READ alone is not reported: it may be an operator's choice,
+ * and the nodes we create below carry our digest ACL anyway.
+ */
+export function worldChangeAcl(acls: readonly ZkAcl[]): ZkAcl | undefined {
+  const changes = zk.Permission.ALL & ~zk.Permission.READ;
+  return acls.find(acl => acl.id.scheme === 'world' && (acl.permission & changes) !== 0);
+}
+
+/** ZooKeeper's permission letters, as zkCli prints them (`cdrwa`). */
+export function permissionLetters(permission: number): string {
+  const bits: [number, string][] = [
+    [zk.Permission.CREATE, 'c'],
+    [zk.Permission.DELETE, 'd'],
+    [zk.Permission.READ, 'r'],
+    [zk.Permission.WRITE, 'w'],
+    [zk.Permission.ADMIN, 'a'],
+  ];
+  return bits.map(([bit, letter]) => ((permission & bit) !== 0 ? letter : '')).join('');
+}

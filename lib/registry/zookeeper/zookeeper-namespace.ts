@@ -7,7 +7,8 @@ import {
 } from '../../errors';
 import { ancestorsOf } from '../../internal/paths';
 import type { Credentials } from '../options';
-import { zk, ZkCreateMode } from './zookeeper-client-types';
+import { permissionLetters, worldChangeAcl } from './zookeeper-acl';
+import { ZkCreateMode } from './zookeeper-client-types';
 import type { ZkAcl } from './zookeeper-client-types';
 import type { ZkRequests } from './zookeeper-requests';
 import { EMPTY } from './zookeeper-tree-writes';
@@ -23,8 +24,9 @@ import { EMPTY } from './zookeeper-tree-writes';
  *
  * With credentials, the namespace root must not be open to the world: a root created earlier without
  * credentials keeps its `world:anyone` ACL (ZooKeeper never changes an ACL by itself), so anyone could
- * still write the jobs' configuration while the workers believe they are protected. `init()` then fails
- * with a `RegistryAuthError` naming the root, rather than appear protected while open.
+ * still create and delete the jobs' nodes while the workers believe they are protected. `init()` then
+ * fails with a `RegistryAuthError` naming the root, rather than appear protected while open (a world
+ * permission other than READ is refused).
  */
 
 const PROBE_VERSION = 2_147_483_647;
@@ -83,26 +85,12 @@ export async function prepareNamespace(
   }
 }
 
-/** ZooKeeper's permission letters, as zkCli prints them. */
-function permissionLetters(permission: number): string {
-  const bits: [number, string][] = [
-    [zk.Permission.CREATE, 'c'],
-    [zk.Permission.DELETE, 'd'],
-    [zk.Permission.READ, 'r'],
-    [zk.Permission.WRITE, 'w'],
-    [zk.Permission.ADMIN, 'a'],
-  ];
-  return bits.map(([bit, letter]) => ((permission & bit) !== 0 ? letter : '')).join('');
-}
-
 async function refuseWorldAccess(
   rootRequests: ZkRequests,
   prefix: string,
   servers: string[],
 ): Promise<void> {
-  const open = (await rootRequests.getAcl(prefix)).find(
-    acl => acl.id.scheme === 'world' && acl.permission !== 0,
-  );
+  const open = worldChangeAcl(await rootRequests.getAcl(prefix));
   if (open === undefined) {
     return;
   }
