@@ -3,11 +3,10 @@
  * (single requests) should take a slot — a task that waits on another task of the same limiter could
  * deadlock.
  *
- * Why it exists: a fire of hundreds of items, or an operations call over hundreds of jobs, would otherwise
- * put hundreds of requests on one registry connection at once. Requests queue behind each other on the
- * socket, and so does the session's heartbeat / lease keepalive: the client then hears nothing from the
- * server for longer than its self-fencing threshold and aborts its own executions. Bounded, the burst
- * drains at the same throughput while the keepalive gets through.
+ * Used by the operations API's reads (`ops/bounded-reader.ts`): a call over hundreds of jobs would
+ * otherwise put thousands of requests on one registry connection at once, a burst the server and its other
+ * clients feel. Not used on the job's claim path: a request that hangs until its timeout would hold a slot
+ * and stall every other item's claim behind it.
  */
 export class ConcurrencyLimit {
   private active = 0;

@@ -126,7 +126,7 @@ export class ItemScheduler {
       try {
         const claim = await this.o.failover.claim(this.o.ctx.registry.sessionTimeoutMs);
         if (claim !== undefined) {
-          if (this.closed) {
+          if (this.closed || !this.claimStillOurs(claim.sessionEpoch)) {
             await this.o.execution.release(claim.item, claim.sessionEpoch, true);
             return;
           }
@@ -234,6 +234,16 @@ export class ItemScheduler {
     }
   }
 
+  /**
+   * A claim made on session `epoch` may still start its run: the same session, and connected. A LOST
+   * between the claim and the start aborted every run that existed then — not this one.
+   */
+  private claimStillOurs(epoch: number | undefined): boolean {
+    return (
+      (epoch === undefined || epoch === this.o.ctx.registry.sessionEpoch) && this.guard.isConnected
+    );
+  }
+
   private isBusy(): boolean {
     return this.runs.size > 0 || this.starting.size > 0;
   }
@@ -279,8 +289,9 @@ export class ItemScheduler {
         fencingToken = claim.fencingToken;
         sessionEpoch = claim.sessionEpoch;
       }
-      if (this.closed) {
-        // Stopped meanwhile: give the claim back.
+      if (this.closed || !this.claimStillOurs(sessionEpoch)) {
+        // Stopped, or the session was lost while the claim was in flight (its runs were aborted before
+        // this one existed): give the claim back, or leave it to the leader's reaping.
         if (sessionEpoch !== undefined) {
           await this.o.execution.release(item, sessionEpoch, false);
         }

@@ -1,3 +1,4 @@
+import { ConcurrencyLimit } from '../internal/concurrency-limit';
 import type { CoordinatorRegistryCenter } from '../registry/registry-center';
 
 /** The reads the operations API makes (every one a round trip). */
@@ -23,25 +24,8 @@ export function boundedReader(
   registry: RegistryReader,
   limit = OPS_READ_CONCURRENCY,
 ): RegistryReader {
-  let active = 0;
-  const waiting: (() => void)[] = [];
-  const run = async <T>(read: () => Promise<T>): Promise<T> => {
-    if (active >= limit) {
-      await new Promise<void>(resolve => waiting.push(resolve));
-    } else {
-      active++;
-    }
-    try {
-      return await read();
-    } finally {
-      const next = waiting.shift();
-      if (next === undefined) {
-        active--;
-      } else {
-        next(); // the slot passes to the next waiter directly: `active` stays the same
-      }
-    }
-  };
+  const slots = new ConcurrencyLimit(limit);
+  const run = <T>(read: () => Promise<T>): Promise<T> => slots.run(read);
   return {
     getDirectly: path => run(() => registry.getDirectly(path)),
     getStat: path => run(() => registry.getStat(path)),

@@ -1,6 +1,5 @@
 import { isRetryable, TransactionError } from '../../errors';
 import { delay } from '../../internal/async';
-import { ConcurrencyLimit } from '../../internal/concurrency-limit';
 import type { JobContext } from '../job-context';
 import type { InstanceService } from './instance-service';
 import { tokenOf, type ShardingService } from './sharding-service';
@@ -12,13 +11,6 @@ export type Claim =
   | { status: 'stale' };
 
 const CLAIM_ATTEMPTS = 5;
-/**
- * Claim and release transactions of one job in flight at once. A fire of hundreds of items would otherwise
- * queue hundreds of transactions on the connection, with the session heartbeat / lease keepalive behind
- * them: on a loaded machine the worker then hears nothing for longer than its self-fencing threshold and
- * aborts its own runs (seen with 300 items on etcd and two busy cores).
- */
-const WRITE_CONCURRENCY = 16;
 /** How long a claim waits for the cache to catch up with a write it lost to (then the fire is skipped). */
 const CATCH_UP_MS = 1000;
 const RELEASE_RETRY_MIN_MS = 100;
@@ -48,8 +40,6 @@ export interface DeadRecord {
  * whoever runs the item now.
  */
 export class ExecutionService {
-  private readonly writes = new ConcurrencyLimit(WRITE_CONCURRENCY);
-
   constructor(
     private readonly ctx: JobContext,
     private readonly sharding: ShardingService,
@@ -79,19 +69,20 @@ export class ExecutionService {
       const pendingFailover = cache.getData(paths.failoverItem(item));
       const sessionEpoch = registry.sessionEpoch;
       try {
-        await this.writes.run(() =>
-          registry.executeInTransaction(tx => {
-            tx.check(paths.sharding, recordVersion);
-            tx.check(paths.itemInstance(item), owner.version).create(
-              paths.itemRunning(item),
-              this.ctx.instanceId,
-            );
-            if (pendingFailover !== undefined) {
-              // This run replaces the failover run the crash asked for: it must not add another one.
-              tx.delete(paths.failoverItem(item), pendingFailover.version);
-            }
-          }),
-        );
+        await registry.executeInTransaction(tx => {
+          tx.check(paths.sharding, recordVersion);
+          // Our instance node, of this session: a claim made on a new session before we re-registered
+          // would leave a record the leader takes for a dead writer's, reaped and failed over while we run.
+          tx.check(paths.instance(this.ctx.instanceId));
+          tx.check(paths.itemInstance(item), owner.version).create(
+            paths.itemRunning(item),
+            this.ctx.instanceId,
+          );
+          if (pendingFailover !== undefined) {
+            // This run replaces the failover run the crash asked for: it must not add another one.
+            tx.delete(paths.failoverItem(item), pendingFailover.version);
+          }
+        });
         return { status: 'claimed', fencingToken: tokenOf(stamp), sessionEpoch };
       } catch (err) {
         if (!(err instanceof TransactionError)) {
@@ -131,10 +122,8 @@ export class ExecutionService {
       registry.connectionState !== 'CLOSED';
     while (writerMayLive()) {
       try {
-        await this.writes.run(() =>
-          registry.executeInTransaction(tx =>
-            tx.check(paths.instance(this.ctx.instanceId)).delete(paths.itemRunning(item)),
-          ),
+        await registry.executeInTransaction(tx =>
+          tx.check(paths.instance(this.ctx.instanceId)).delete(paths.itemRunning(item)),
         );
         break;
       } catch (err) {
