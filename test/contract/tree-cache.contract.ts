@@ -5,6 +5,7 @@ import { ms } from '../harness/timing';
 import type { BackendFactory } from './backend-factory';
 import { Clients, queueOf } from './clients';
 import type { DrivenRegistryCenter } from '../../lib/registry/driven-registry-center';
+import type { TreeCache } from '../../lib/registry/tree-cache';
 
 function key(e: RegistryEvent): string {
   return `${e.type} ${e.path} ${String(e.previous)} -> ${String(e.value)}`;
@@ -22,6 +23,48 @@ async function directTree(
   out.set(path, value);
   for (const child of await r.getChildrenKeys(path)) {
     await directTree(r, `${path}/${child}`, out);
+  }
+  return out;
+}
+
+/** The subtree at `path` read from the server, a level at a time (each level's reads in parallel). */
+async function directTreeByLevel(
+  r: DrivenRegistryCenter,
+  path: string,
+): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  let level = [path];
+  while (level.length > 0) {
+    const read = await Promise.all(
+      level.map(async p => {
+        const value = await r.getDirectly(p);
+        return { p, value, children: value === null ? [] : await r.getChildrenKeys(p) };
+      }),
+    );
+    level = [];
+    for (const { p, value, children } of read) {
+      if (value !== null) {
+        out.set(p, value);
+        level.push(...children.map(c => `${p}/${c}`));
+      }
+    }
+  }
+  return out;
+}
+
+/** Paths where the cache and `want` (the tree written) differ, as `path: cache …, written …` lines. */
+function treeDiff(cache: TreeCache, want: ReadonlyMap<string, string>): string[] {
+  const out: string[] = [];
+  const have = new Map(cache.entries());
+  for (const [path, value] of want) {
+    if (have.get(path) !== value) {
+      out.push(`${path}: cache ${String(have.get(path) ?? null)}, written ${value}`);
+    }
+  }
+  for (const [path, value] of have) {
+    if (!want.has(path)) {
+      out.push(`${path}: cache ${value}, written absent`);
+    }
   }
   return out;
 }
@@ -91,6 +134,99 @@ export function describeTreeCacheContract(factory: BackendFactory): void {
       expect(key(await probe.take(ms(5000)))).to.equal('added /w/in/z null -> 3');
       unprobe();
       expect(events.pending).to.deep.equal([]);
+    });
+
+    it('keeps up with bursts of multi-op transactions from several writers and converges to a direct read', async function () {
+      // The shape of a resharding in chunks, from 4 writers at once: every transaction creates 25 new nodes
+      // each with a child (50 nodes), deletes a third of the previous round's nodes with their children,
+      // rewrites another third's children, and re-creates the nodes deleted the round before (new
+      // incarnations of the same paths). 800 new subtrees in all, while a cache on another client follows.
+      // A cache that spends a round trip (or a re-read of its backlog) per new subtree falls seconds behind
+      // under such a burst; one that keeps up holds the final tree soon after the last write.
+      this.timeout(ms(60_000));
+      const WRITERS = 4;
+      const ROUNDS = 8;
+      const PER_ROUND = 25;
+      /** From the last write: the cache holds exactly the tree written. */
+      const CONVERGE_MS = ms(3000);
+      const r = await clients.connect();
+      const writers: DrivenRegistryCenter[] = [];
+      for (let i = 0; i < WRITERS; i++) {
+        writers.push(await clients.connect());
+      }
+      const first = writers[0] as DrivenRegistryCenter;
+      // What the writes leave (writers own disjoint paths, so every transaction commits).
+      const want = new Map<string, string>([['/burst', '']]);
+      for (let w = 0; w < WRITERS; w++) {
+        await first.persist(`/burst/w${w}`, '');
+        want.set(`/burst/w${w}`, '');
+      }
+      await r.addCacheData('/burst');
+      const cache = r.getRawCache('/burst');
+      if (cache === undefined) {
+        throw new Error('no cache');
+      }
+      const node = (w: number, n: number): string => `/burst/w${w}/${n}`;
+      await Promise.all(
+        writers.map(async (writer, w) => {
+          for (let round = 0; round < ROUNDS; round++) {
+            const created = new Map<string, string>();
+            const deleted: string[] = [];
+            const base = round * PER_ROUND;
+            const create = (n: number, value: string): void => {
+              created.set(node(w, n), value);
+              created.set(`${node(w, n)}/owner`, `w${w}@${round}`);
+            };
+            for (let n = base; n < base + PER_ROUND; n++) {
+              create(n, String(round));
+            }
+            for (let n = base - PER_ROUND; round >= 1 && n < base; n++) {
+              if (n % 3 === 0) {
+                deleted.push(node(w, n));
+              } else if (n % 3 === 1) {
+                created.set(`${node(w, n)}/owner`, `w${w}@${round}!`);
+              }
+            }
+            for (let n = base - 2 * PER_ROUND; round >= 2 && n < base - PER_ROUND; n++) {
+              if (n % 3 === 0) {
+                create(n, `again@${round}`);
+              }
+            }
+            await writer.executeInTransaction(tx => {
+              for (const path of deleted) {
+                tx.delete(path); // with its child
+              }
+              for (const [path, value] of created) {
+                if (want.has(path)) {
+                  tx.setData(path, value);
+                } else {
+                  tx.create(path, value);
+                }
+              }
+            });
+            for (const path of deleted) {
+              want.delete(path);
+              want.delete(`${path}/owner`);
+            }
+            for (const [path, value] of created) {
+              want.set(path, value);
+            }
+          }
+        }),
+      );
+      const same = (c: TreeCache): boolean =>
+        c.size === want.size && treeDiff(c, want).length === 0;
+      try {
+        await cache.waitFor(same, { timeoutMs: CONVERGE_MS });
+      } catch (err) {
+        const diff = treeDiff(cache, want);
+        throw new Error(
+          `the cache did not hold the ${want.size} nodes written within ${CONVERGE_MS} ms of the last write: ${diff.length} differ, e.g. ${diff.slice(0, 5).join('; ')}`,
+          { cause: err },
+        );
+      }
+      // What it holds is what the server holds.
+      expect(new Map(cache.entries())).to.deep.equal(await directTreeByLevel(first, '/burst'));
     });
 
     async function expectExactResync(

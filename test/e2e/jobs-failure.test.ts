@@ -261,7 +261,7 @@ function describeFailureScenarios(backend: Backend): void {
       });
       const ids = ['w1', 'w2', 'w3'];
       await s.fleet.start(...ids);
-      await awaitAssignment(s.cache, s.paths, ids, 3, SETTLE_MS);
+      await awaitAssignment(s.cache, s.paths, ids, 3, SETTLE_MS, s.registry);
       expect(expectedOwners(ids, 3)[0]).to.equal('w1');
       // Only w1 runs (item 0): w2 and w3 stay idle, so either may claim the failover.
       await trigger(s, 'w1');
@@ -343,7 +343,7 @@ function describeFailureScenarios(backend: Backend): void {
       });
       const ids = ['w1', 'w2', 'w3'];
       await s.fleet.start(...ids);
-      await awaitAssignment(s.cache, s.paths, ids, 3, SETTLE_MS);
+      await awaitAssignment(s.cache, s.paths, ids, 3, SETTLE_MS, s.registry);
       // w1 runs item 0 and w2 item 1 (6 s each); w3 is the only idle instance, so it takes the failover.
       await trigger(s, 'w1', 'w2');
       const w1 = worker(s, 'w1');
@@ -361,7 +361,7 @@ function describeFailureScenarios(backend: Backend): void {
         'the failover run of item 0',
       );
       expect(failover.instanceId, 'the idle instance took the failover').to.equal('w3');
-      await awaitAssignment(s.cache, s.paths, ['w2', 'w3'], 3, SETTLE_MS);
+      await awaitAssignment(s.cache, s.paths, ['w2', 'w3'], 3, SETTLE_MS, s.registry);
       const owner = must(expectedOwners(['w2', 'w3'], 3)[0]);
       expect(owner, "item 0's owner is not the failover executor").to.equal('w2');
       await waitForLog(
@@ -393,7 +393,7 @@ function describeFailureScenarios(backend: Backend): void {
       });
       const ids = ['w1', 'w2', 'w3'];
       await s.fleet.start(...ids);
-      await awaitAssignment(s.cache, s.paths, ids, 3, SETTLE_MS);
+      await awaitAssignment(s.cache, s.paths, ids, 3, SETTLE_MS, s.registry);
       await trigger(s, ...ids);
       await waitForLog(
         s.logFile,
@@ -408,7 +408,14 @@ function describeFailureScenarios(backend: Backend): void {
       const victim = worker(s, 'w1');
       victim.sigkill();
       const killedAt = must(victim.killedAt);
-      await awaitAssignment(s.cache, s.paths, ['w2', 'w3'], 3, SESSION_MS + CRASH_SLACK_MS);
+      await awaitAssignment(
+        s.cache,
+        s.paths,
+        ['w2', 'w3'],
+        3,
+        SESSION_MS + CRASH_SLACK_MS,
+        s.registry,
+      );
       await hold(SESSION_MS); // a window for a wrongful failover run to show up
       expect(s.cache.children(s.paths.failoverItems), 'queued failover items').to.deep.equal([]);
       const late = stepsOf(readStepLog(s.logFile)).filter(l => l.t >= killedAt);
@@ -445,7 +452,7 @@ function describeFailureScenarios(backend: Backend): void {
       });
       const ids = ['w1', 'w2'];
       const first = await s.fleet.start(...ids);
-      await awaitAssignment(s.cache, s.paths, ids, count, SETTLE_MS);
+      await awaitAssignment(s.cache, s.paths, ids, count, SETTLE_MS, s.registry);
       await waitForLog(
         s.logFile,
         ls => range(count).every(i => stepsOf(ls).some(l => l.item === i && l.step >= 1)),
@@ -468,7 +475,14 @@ function describeFailureScenarios(backend: Backend): void {
       // Restarted at once, under the same ids: their old sessions may still be alive for a while.
       await Promise.all(ids.map(id => s.fleet.restart(id)));
       const restartedAt = Date.now();
-      await awaitAssignment(s.cache, s.paths, ids, count, SESSION_MS + CRASH_SLACK_MS + SETTLE_MS);
+      await awaitAssignment(
+        s.cache,
+        s.paths,
+        ids,
+        count,
+        SESSION_MS + CRASH_SLACK_MS + SETTLE_MS,
+        s.registry,
+      );
       const lines = await waitForLog(
         s.logFile,
         ls =>
@@ -499,7 +513,7 @@ function describeFailureScenarios(backend: Backend): void {
       });
       const ids = ['w1', 'w2', 'w3'];
       await s.fleet.start(...ids);
-      await awaitAssignment(s.cache, s.paths, ids, 3, SETTLE_MS);
+      await awaitAssignment(s.cache, s.paths, ids, 3, SETTLE_MS, s.registry);
       const leaderId = must(s.cache.get(s.paths.electionInstance), 'a leader');
       const leader = worker(s, leaderId);
       // Hundreds of new items: the leader writes them in several fenced transactions under
@@ -520,6 +534,7 @@ function describeFailureScenarios(backend: Backend): void {
         survivors,
         count,
         SESSION_MS + CRASH_SLACK_MS + SETTLE_MS,
+        s.registry,
       );
       console.log(
         `      ${backend.name}: leader kill → resharding completed: ${settledAt - killedAt} ms`,
@@ -556,7 +571,7 @@ function describeFailureScenarios(backend: Backend): void {
       });
       const ids = ['w1', 'w2'];
       await s.fleet.start(...ids);
-      await awaitAssignment(s.cache, s.paths, ids, 2, SETTLE_MS);
+      await awaitAssignment(s.cache, s.paths, ids, 2, SETTLE_MS, s.registry);
       await trigger(s, 'w1');
       const w1 = worker(s, 'w1');
       const before = await awaitStep(
@@ -609,7 +624,7 @@ function describeFailureScenarios(backend: Backend): void {
         ms(10_000),
         'the failover run to end',
       );
-      await awaitAssignment(s.cache, s.paths, ids, 2, SETTLE_MS);
+      await awaitAssignment(s.cache, s.paths, ids, 2, SETTLE_MS, s.registry);
       const fired = await trigger(s, 'w1');
       const again = await awaitStep(
         s.logFile,
@@ -631,7 +646,7 @@ function describeFailureScenarios(backend: Backend): void {
       });
       const ids = ['w1', 'w2'];
       const workers = await s.fleet.start(...ids);
-      const settled = await awaitAssignment(s.cache, s.paths, ids, count, SETTLE_MS);
+      const settled = await awaitAssignment(s.cache, s.paths, ids, count, SETTLE_MS, s.registry);
       await waitForLog(
         s.logFile,
         ls => range(count).every(i => stepsOf(ls).some(l => l.item === i && l.t > settled)),

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { JobPaths } from '../../lib/job/job-paths';
 import { averageAllocation } from '../../lib/job/sharding/average-allocation';
+import type { CoordinatorRegistryCenter } from '../../lib/registry/registry-center';
 import type { TreeCache } from '../../lib/registry/tree-cache';
 import type { LogLine } from '../fixtures/jobs/reporting-job';
 import { waitFor } from './events';
@@ -507,10 +508,66 @@ export function expectedOwners(instances: readonly string[], count: number): str
   return out;
 }
 
+/** What awaitAssignment reads from the server, past its cache, to describe a failure. */
+export type DirectReader = Pick<CoordinatorRegistryCenter, 'getDirectly' | 'getChildrenKeys'>;
+
+/** Owners as runs, e.g. `w1×150, w2×86, null×64` (300 JSON strings hide what matters). */
+function runs(owners: readonly (string | null)[]): string {
+  const out: string[] = [];
+  let i = 0;
+  while (i < owners.length) {
+    let j = i;
+    while (j < owners.length && owners[j] === owners[i]) {
+      j++;
+    }
+    out.push(`${String(owners[i])}×${j - i} [${i}..${j - 1}]`);
+    i = j;
+  }
+  return out.join(', ');
+}
+
+/**
+ * The assignment read from the server (not the cache), and the items where the cache differs: tells a
+ * cache that missed changes from a leader that never wrote them.
+ */
+async function describeDirect(
+  direct: DirectReader,
+  paths: JobPaths,
+  count: number,
+  cached: readonly (string | null)[],
+): Promise<string> {
+  try {
+    const owners = await Promise.all(
+      Array.from({ length: count }, (_, item) => direct.getDirectly(paths.itemInstance(item))),
+    );
+    const differ = owners.flatMap((owner, item) =>
+      owner === cached[item]
+        ? []
+        : [`${item}: server ${String(owner)}, cache ${String(cached[item])}`],
+    );
+    const [instances, necessary, processing, record] = await Promise.all([
+      direct.getChildrenKeys(paths.instances),
+      direct.getDirectly(paths.shardingNecessary),
+      direct.getDirectly(paths.shardingProcessing),
+      direct.getDirectly(paths.sharding),
+    ]);
+    return (
+      `\n  read from the server: owners ${runs(owners)}, instances ${JSON.stringify(instances)}, ` +
+      `necessary: ${String(necessary !== null)}, processing: ${String(processing !== null)}, ` +
+      `generation record: ${JSON.stringify(record)}` +
+      `\n  cache ≠ server at ${differ.length} item(s)${differ.length === 0 ? '' : `: ${differ.slice(0, 20).join('; ')}`}`
+    );
+  } catch (e) {
+    return `\n  (the direct read failed: ${String(e)})`;
+  }
+}
+
 /**
  * Waits on the cache (no polling) until no resharding is pending and the stored assignment is
  * AVG_ALLOCATION over exactly `instances`, with no owner node at or beyond `count`. Resolves with the
- * wall-clock time at which the cache showed it; rejects after `timeoutMs` with what it held.
+ * wall-clock time at which the cache showed it; rejects after `timeoutMs` with what it held and, given
+ * `direct` (the observer registry), what the server holds and where the two differ: a cache that fell
+ * behind then reads differently from a leader that never wrote the assignment.
  */
 export async function awaitAssignment(
   cache: TreeCache,
@@ -518,6 +575,7 @@ export async function awaitAssignment(
   instances: readonly string[],
   count: number,
   timeoutMs: number,
+  direct?: DirectReader,
 ): Promise<number> {
   const want = expectedOwners(instances, count);
   let at = 0;
@@ -538,12 +596,17 @@ export async function awaitAssignment(
   try {
     await cache.waitFor(settled, { timeoutMs });
   } catch (err) {
+    const cached = storedOwners(cache, paths, count);
+    let server = '';
+    if (direct !== undefined) {
+      server = await describeDirect(direct, paths, count, cached);
+    }
     throw new Error(
-      `assignment did not settle to ${JSON.stringify(want)} within ${timeoutMs} ms: stored ${JSON.stringify(
-        storedOwners(cache, paths, count),
-      )}, instances ${JSON.stringify(cache.children(paths.instances))}, resharding pending: ${String(
-        cache.has(paths.shardingNecessary),
-      )}`,
+      `assignment did not settle to ${runs(want)} within ${timeoutMs} ms: cached ${runs(cached)}, instances ${JSON.stringify(
+        cache.children(paths.instances),
+      )}, necessary: ${String(cache.has(paths.shardingNecessary))}, processing: ${String(
+        cache.has(paths.shardingProcessing),
+      )}, generation record: ${JSON.stringify(cache.get(paths.sharding))}${server}`,
       { cause: err },
     );
   }

@@ -41,6 +41,11 @@ export type ReadResult =
       /** Creation zxid: tells one incarnation of a path from the next. */
       czxid: bigint;
       numChildren: number;
+      /**
+       * Zxid of the last creation or deletion of a child (Stat.pzxid): every child that existed when this
+       * was read has a czxid at or below it, and a child created later has a higher one.
+       */
+      pzxid: bigint;
     }
   | { kind: 'children'; children: string[] }
   | { kind: 'error'; code: number };
@@ -122,6 +127,7 @@ export function decodeMultiRead(frame: Buffer, start: number): ReadResult[] {
           },
           czxid: frame.readBigInt64BE(offset),
           numChildren: frame.readInt32BE(offset + 56),
+          pzxid: frame.readBigInt64BE(offset + 60),
         });
         offset += STAT_BYTES;
         break;
@@ -180,6 +186,7 @@ export function sessionMultiReader(session: ZooKeeperSession, paths: ZkPaths): M
           data: toNodeData(reply),
           czxid: reply.stat.czxid.readBigInt64BE(0),
           numChildren: reply.stat.numChildren,
+          pzxid: reply.stat.pzxid.readBigInt64BE(0),
         },
       ];
     } catch (e) {

@@ -62,6 +62,7 @@ class Jute {
     version: number;
     owner: bigint;
     numChildren: number;
+    pzxid?: bigint;
   }): this {
     return this.long(s.czxid)
       .long(s.mzxid)
@@ -73,7 +74,7 @@ class Jute {
       .long(s.owner)
       .int(0)
       .int(s.numChildren)
-      .long(0n);
+      .long(s.pzxid ?? 0n);
   }
 
   bytes(): Buffer {
@@ -138,7 +139,7 @@ describe('ZooKeeper ≥ 3.6 requests on the wire', () => {
       .bool(false)
       .int(0)
       .ustring('välue')
-      .stat({ czxid: 5n, mzxid: 9n, version: 2, owner: 0n, numChildren: 3 })
+      .stat({ czxid: 5n, mzxid: 9n, version: 2, owner: 0n, numChildren: 3, pzxid: 12n })
       .int(4)
       .bool(false)
       .int(0)
@@ -164,12 +165,14 @@ describe('ZooKeeper ≥ 3.6 requests on the wire', () => {
         data: { value: 'välue', version: 2, stamp: 9n, ephemeral: false },
         czxid: 5n,
         numChildren: 3,
+        pzxid: 12n,
       },
       {
         kind: 'data',
         data: { value: '', version: 0, stamp: 6n, ephemeral: true },
         czxid: 6n,
         numChildren: 0,
+        pzxid: 0n,
       },
       { kind: 'children', children: ['x', 'y'] },
       { kind: 'error', code: -101 },
