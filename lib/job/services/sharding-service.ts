@@ -291,7 +291,6 @@ export class ShardingService {
     }
     const ownMarker = marker !== undefined && marker.value === fence.path;
     const necessary = cache.getData(paths.shardingNecessary);
-    const shardingExists = cache.has(paths.sharding);
     const chunks: ItemOp[][] = [];
     let chunkOps = 0;
     for (const op of itemOps) {
@@ -305,9 +304,15 @@ export class ShardingService {
       }
     }
     const total = Math.max(1, chunks.length);
+    // Every transaction of the pass rewrites the generation record (at the version the previous one left):
+    // a claim checks the record's version, so none can start an item between two of our transactions
+    // with the token of the assignment before the pass — an item moved by an earlier transaction would
+    // otherwise change hands under an unchanged token.
+    let recordVersion = generation.version;
     for (let i = 0; i < total; i++) {
       const first = i === 0;
       const last = i === total - 1;
+      const expected = recordVersion;
       await this.ctx.registry.executeInTransaction(tx => {
         fence.fence(tx);
         if (first) {
@@ -316,25 +321,24 @@ export class ShardingService {
             // transaction (nothing is written; the next pass sees it), one made after it is a new node.
             tx.delete(paths.shardingNecessary, necessary.version);
           }
-          if (!shardingExists) {
-            tx.create(paths.sharding, record);
-          }
           if (!last && !ownMarker) {
             tx.create(paths.shardingProcessing, fence.path, 'EPHEMERAL');
           }
         }
+        // Before the items: a create of the record is also the create of their parent.
+        if (expected === undefined) {
+          tx.create(paths.sharding, record);
+        } else {
+          tx.setData(paths.sharding, record, expected);
+        }
         for (const op of chunks[i] ?? []) {
           op.apply(tx);
         }
-        if (last) {
-          if (shardingExists) {
-            tx.setData(paths.sharding, record, generation.version);
-          }
-          if (!first || ownMarker) {
-            tx.delete(paths.shardingProcessing);
-          }
+        if (last && (!first || ownMarker)) {
+          tx.delete(paths.shardingProcessing);
         }
       });
+      recordVersion = expected === undefined ? 0 : expected + 1;
     }
     return next;
   }
