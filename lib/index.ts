@@ -14,12 +14,12 @@ export type {
   NodeStat,
   RegistryEvent,
   RegistryListener,
+  TreeCache,
+  TreeCacheEvents,
   Unsubscribe,
 } from './registry/registry-center';
 export type { TransactionBuilder, TxnCreateMode } from './registry/txn';
 export { MAX_TXN_OPS } from './registry/txn';
-export { TreeCache } from './registry/tree-cache';
-export type { TreeCacheEvents } from './registry/tree-cache';
 export type {
   CommonRegistryOptions,
   Credentials,

@@ -3,8 +3,7 @@ import { defineJob } from '../job/define-job';
 import { JobPaths } from '../job/job-paths';
 import { startWorker, type Worker } from '../job/worker';
 import { createRegistryCenter } from '../registry/create-registry-center';
-import type { CoordinatorRegistryCenter } from '../registry/registry-center';
-import type { TreeCache } from '../registry/tree-cache';
+import type { CoordinatorRegistryCenter, TreeCache } from '../registry/registry-center';
 
 /** Where the demo writes its lines; the CLI passes stdout. */
 export type Print = (line: string) => void;

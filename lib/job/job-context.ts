@@ -1,6 +1,5 @@
 import type { Logger } from '../logger';
-import type { CoordinatorRegistryCenter } from '../registry/registry-center';
-import type { TreeCache } from '../registry/tree-cache';
+import type { CoordinatorRegistryCenter, TreeCache } from '../registry/registry-center';
 import type { JobPaths } from './job-paths';
 
 /**

@@ -10,8 +10,8 @@ import type {
   ConnectionState,
   CoordinatorRegistryCenter,
   LeaderFence,
+  TreeCache,
 } from '../registry/registry-center';
-import type { TreeCache } from '../registry/tree-cache';
 import type { JobDefinition } from './define-job';
 import type { JobConfig } from './job-config';
 import type { JobContext } from './job-context';

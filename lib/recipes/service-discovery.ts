@@ -1,8 +1,11 @@
 import { ClosedError, CorruptedDataError, InvalidArgumentError } from '../errors';
 import { basename, joinPath, parentOf, validateNodePath, validateSegment } from '../internal/paths';
 import { TypedEmitter } from '../internal/typed-emitter';
-import type { CoordinatorRegistryCenter, RegistryEvent } from '../registry/registry-center';
-import type { TreeCache } from '../registry/tree-cache';
+import type {
+  CoordinatorRegistryCenter,
+  RegistryEvent,
+  TreeCache,
+} from '../registry/registry-center';
 import { reportError } from './recipe-support';
 import { DEFAULT_SERVICES_ROOT, type ServiceInstance } from './service-registration';
 

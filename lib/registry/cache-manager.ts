@@ -2,11 +2,11 @@ import { LRUCache } from 'lru-cache';
 import { isUnder } from '../internal/paths';
 import type { RegistryDriver } from './driver';
 import { DEFAULT_READ_CACHE_MAX_BYTES } from './options';
-import type { RegistryEvent, RegistryListener, Unsubscribe } from './registry-center';
-import { TreeCache } from './tree-cache';
+import type { RegistryEvent, RegistryListener, TreeCache, Unsubscribe } from './registry-center';
+import { FeedTreeCache } from './feed-tree-cache';
 
 interface CacheEntry {
-  cache: TreeCache;
+  cache: FeedTreeCache;
   /** Started by `addCacheData` (kept until `evictCacheData`). */
   explicit: boolean;
   /** Watches served by this cache. */
@@ -26,7 +26,7 @@ interface CacheEntry {
 export class CacheManager {
   private readonly caches = new Map<string, CacheEntry>();
   /** The caches as an array, for the allocation-free scan in `coveringCache`. */
-  private cacheList: TreeCache[] = [];
+  private cacheList: FeedTreeCache[] = [];
   private readonly reads: LRUCache<string, string> | undefined;
   /** Paths with a read in flight → whether they were invalidated meanwhile. */
   private readonly inflight = new Map<string, { invalidated: boolean }[]>();
@@ -85,7 +85,7 @@ export class CacheManager {
     // A plain array scan: this runs on every cached get() and must not allocate.
     const list = this.cacheList;
     for (let i = 0; i < list.length; i++) {
-      const cache = list[i] as TreeCache;
+      const cache = list[i] as FeedTreeCache;
       if (cache.isInitialized && isUnder(path, cache.root)) {
         return cache;
       }
@@ -141,7 +141,7 @@ export class CacheManager {
   }
 
   private open(path: string, explicit: boolean): CacheEntry {
-    const cache = new TreeCache(path, sink => this.driver.openFeed(path, sink));
+    const cache = new FeedTreeCache(path, sink => this.driver.openFeed(path, sink));
     cache.on('error', err => this.onError(err));
     const entry: CacheEntry = { cache, explicit, watchers: 0, started: cache.start() };
     this.caches.set(path, entry);

@@ -27,9 +27,9 @@ import type {
   LeaderCallback,
   NodeStat,
   RegistryListener,
+  TreeCache,
   Unsubscribe,
 } from './registry-center';
-import type { TreeCache } from './tree-cache';
 import { checkValue, TxnCollector, type TransactionBuilder } from './txn';
 
 const KNOWN_PATHS_MAX = 10_000;

@@ -1,5 +1,5 @@
+import type { CoordinationError } from '../errors';
 import type { TransactionBuilder } from './txn';
-import type { TreeCache } from './tree-cache';
 
 /**
  * The registry contract every Shardline backend (memory, ZooKeeper, etcd) implements with identical
@@ -70,6 +70,10 @@ export interface CoordinatorRegistryCenter {
 
   addCacheData(path: string): Promise<void>;
   evictCacheData(path: string): Promise<void>;
+  /**
+   * The cache started by `addCacheData(path)` (exactly that path), as a read-only view; `undefined` when
+   * there is none. The registry owns it: `evictCacheData` and `close()` stop it.
+   */
   getRawCache(path: string): TreeCache | undefined;
   /** Subscribe to changes under `path` from now on; resolves once the watch is established. */
   watch(path: string, listener: RegistryListener): Promise<Unsubscribe>;
@@ -116,6 +120,81 @@ export interface RegistryEvent {
   value: string | null;
   /** The value before an update (`null` for `added`; for `removed`, the last known value). */
   previous: string | null;
+}
+
+export interface TreeCacheEvents {
+  /** A node under the root was added, updated or removed (after the initial load). */
+  event: [RegistryEvent];
+  /** The initial load is complete (once). */
+  initialized: [];
+  /** The cache resynchronised from a fresh read after a gap and emitted the differences. */
+  reset: [];
+  /** A background failure the feed could not repair by itself yet. */
+  error: [CoordinationError];
+}
+
+/**
+ * A local mirror of one subtree, kept current by the backend's feed (Curator's TreeCache / CuratorCache),
+ * as callers see it: read-only. The registry owns and feeds it (`addCacheData` starts it, `evictCacheData`
+ * and `close()` stop it); nothing here can change its content.
+ *
+ * `addCacheData` resolves after the initial load, which emits no events. From then on every change emits
+ * one `event` ({ type, path, value, previous }) in the order the backend reports them. After any gap
+ * (disconnect, new session, etcd compaction) the backend re-reads the subtree and the cache emits exactly
+ * the differences between what it held and what it read, then `reset`: nothing lost, nothing duplicated.
+ *
+ * IMPORTANT: a cache is eventually consistent. Intermediate values between two reads can be coalesced
+ * into one `updated`; a node created and deleted during a gap never surfaces; a write made by this client
+ * is visible here only once the backend has reported it (no read-your-writes).
+ *
+ * Example:
+ * ```ts
+ * await registry.addCacheData('/order-sync');
+ * const cache = registry.getRawCache('/order-sync')!;
+ * cache.on('event', e => console.log(e.type, e.path, e.value));
+ * cache.children('/order-sync/instances'); // sorted names, no round trip
+ * ```
+ */
+export interface TreeCache {
+  /** The subtree this cache mirrors. */
+  readonly root: string;
+  /** True once the initial load is complete. */
+  readonly isInitialized: boolean;
+  /** True once the registry stopped the cache (`evictCacheData`, `close()`); it then holds nothing. */
+  readonly isClosed: boolean;
+  /** Number of cached nodes. */
+  readonly size: number;
+
+  /** The cached value, or `null` when the node is absent from the cache. */
+  get(path: string): string | null;
+  /** The cached value with its version, stamp and ephemeral flag; `undefined` when absent. */
+  getData(path: string): Readonly<NodeStat> | undefined;
+  has(path: string): boolean;
+  /** Names of the cached children of `path`, sorted ascending. */
+  children(path: string): string[];
+  /** Every cached [path, value] pair, in no particular order. */
+  entries(): IterableIterator<[string, string]>;
+  /**
+   * Resolve once `predicate(cache)` holds, re-evaluated on every change; reject with
+   * `OperationTimeoutError` after `timeoutMs`, or with the signal's reason when `signal` aborts. No polling.
+   */
+  waitFor(
+    predicate: (cache: TreeCache) => boolean,
+    options?: { timeoutMs?: number; signal?: AbortSignal },
+  ): Promise<void>;
+
+  on<K extends keyof TreeCacheEvents>(
+    event: K,
+    listener: (...args: TreeCacheEvents[K]) => void,
+  ): this;
+  once<K extends keyof TreeCacheEvents>(
+    event: K,
+    listener: (...args: TreeCacheEvents[K]) => void,
+  ): this;
+  off<K extends keyof TreeCacheEvents>(
+    event: K,
+    listener: (...args: TreeCacheEvents[K]) => void,
+  ): this;
 }
 
 export type RegistryListener = (event: RegistryEvent) => void;

@@ -3,7 +3,7 @@ import type { ExecutedEvent, WorkerEvents } from '../../lib/job/job-events';
 import { JobPaths } from '../../lib/job/job-paths';
 import { startWorker, type Worker, type WorkerOptions } from '../../lib/job/worker';
 import type { DrivenRegistryCenter } from '../../lib/registry/driven-registry-center';
-import type { TreeCache } from '../../lib/registry/tree-cache';
+import type { TreeCache } from '../../lib/registry/registry-center';
 import { EventQueue } from '../harness/events';
 import type { Clients } from './clients';
 

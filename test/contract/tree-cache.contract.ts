@@ -1,11 +1,10 @@
 import { expect } from 'chai';
-import type { RegistryEvent, ConnectionState } from '../../lib/registry/registry-center';
+import type { ConnectionState, RegistryEvent, TreeCache } from '../../lib/registry/registry-center';
 import { EventQueue } from '../harness/events';
 import { ms } from '../harness/timing';
 import type { BackendFactory } from './backend-factory';
 import { Clients, queueOf } from './clients';
 import type { DrivenRegistryCenter } from '../../lib/registry/driven-registry-center';
-import type { TreeCache } from '../../lib/registry/tree-cache';
 
 function key(e: RegistryEvent): string {
   return `${e.type} ${e.path} ${String(e.previous)} -> ${String(e.value)}`;

@@ -5,8 +5,7 @@ import { join } from 'node:path';
 import { parseJobConfig, serializeJobConfig, type JobConfig } from '../../lib/job/job-config';
 import { JobPaths } from '../../lib/job/job-paths';
 import { createRegistryCenter } from '../../lib/registry/create-registry-center';
-import type { CoordinatorRegistryCenter } from '../../lib/registry/registry-center';
-import type { TreeCache } from '../../lib/registry/tree-cache';
+import type { CoordinatorRegistryCenter, TreeCache } from '../../lib/registry/registry-center';
 import {
   describeLines,
   interleavings,

@@ -6,8 +6,7 @@ import { parseJobConfig, serializeJobConfig, type JobConfig } from '../../lib/jo
 import { JobPaths } from '../../lib/job/job-paths';
 import { createOperations } from '../../lib/ops/operations-api';
 import { createRegistryCenter } from '../../lib/registry/create-registry-center';
-import type { CoordinatorRegistryCenter } from '../../lib/registry/registry-center';
-import type { TreeCache } from '../../lib/registry/tree-cache';
+import type { CoordinatorRegistryCenter, TreeCache } from '../../lib/registry/registry-center';
 import { waitFor } from '../harness/events';
 import { uniqueNamespace } from '../harness/namespace';
 import {

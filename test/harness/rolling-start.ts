@@ -1,7 +1,6 @@
 import { JobPaths } from '../../lib/job/job-paths';
 import { createRegistryCenter } from '../../lib/registry/create-registry-center';
-import type { CoordinatorRegistryCenter } from '../../lib/registry/registry-center';
-import type { TreeCache } from '../../lib/registry/tree-cache';
+import type { CoordinatorRegistryCenter, TreeCache } from '../../lib/registry/registry-center';
 import type { LogLine } from '../fixtures/jobs/reporting-job';
 import { uniqueNamespace } from './namespace';
 import { seededRandom, shuffled } from './seeded-random';

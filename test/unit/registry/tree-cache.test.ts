@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { OperationTimeoutError } from '../../../lib/errors';
 import type { FeedSink, NodeData } from '../../../lib/registry/driver';
 import type { RegistryEvent } from '../../../lib/registry/registry-center';
-import { TreeCache } from '../../../lib/registry/tree-cache';
+import { FeedTreeCache } from '../../../lib/registry/feed-tree-cache';
 
 function node(value: string, stamp: number, version = 0): NodeData {
   return { value, version, stamp: BigInt(stamp), ephemeral: false };
@@ -11,9 +11,9 @@ function node(value: string, stamp: number, version = 0): NodeData {
 /** A cache over a hand-driven feed: the test plays the backend. */
 async function cacheWith(
   initial: [string, NodeData][],
-): Promise<{ cache: TreeCache; sink: FeedSink; events: string[] }> {
+): Promise<{ cache: FeedTreeCache; sink: FeedSink; events: string[] }> {
   let sink: FeedSink | undefined;
-  const cache = new TreeCache('/r', s => {
+  const cache = new FeedTreeCache('/r', s => {
     sink = s;
     return {
       ready: Promise.resolve().then(() => s.reset(new Map(initial))),

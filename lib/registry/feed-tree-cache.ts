@@ -3,45 +3,30 @@ import { abortReason } from '../internal/async';
 import { basename, isUnder, parentOf } from '../internal/paths';
 import { TypedEmitter } from '../internal/typed-emitter';
 import type { FeedHandle, FeedSink, NodeData } from './driver';
-import type { RegistryEvent } from './registry-center';
-
-export interface TreeCacheEvents {
-  /** A node under the root was added, updated or removed (after the initial load). */
-  event: [RegistryEvent];
-  /** The initial load is complete (once). */
-  initialized: [];
-  /** The cache resynchronised from a fresh read after a gap and emitted the differences. */
-  reset: [];
-  /** A background failure the feed could not repair by itself yet. */
-  error: [CoordinationError];
-}
+import type { TreeCache, TreeCacheEvents } from './registry-center';
 
 /**
- * A local mirror of one subtree, kept current by the backend's feed (Curator's TreeCache / CuratorCache).
+ * The one implementation of the {@link TreeCache} contract: a subtree mirror fed by a backend's feed
+ * (`RegistryDriver.openFeed`). Internal to `lib/registry/`: callers get the read-only `TreeCache` view from
+ * `getRawCache()`, and only the owner (`CacheManager`) constructs, starts and closes it.
  *
- * `start()` resolves after the initial load, which emits no events. From then on every change emits one
- * `event` ({ type, path, value, previous }) in the order the backend reports them. After any gap
- * (disconnect, new session, etcd compaction) the backend re-reads the subtree and the cache emits exactly
- * the differences between what it held and what it read, then `reset`: nothing lost, nothing duplicated.
- *
- * IMPORTANT: a cache is eventually consistent. Intermediate values between two reads can be coalesced
- * into one `updated`; a node created and deleted during a gap never surfaces; a write made by this client
- * is visible here only once the backend has reported it (no read-your-writes).
- *
- * Example:
- * ```ts
- * await registry.addCacheData('/order-sync');
- * const cache = registry.getRawCache('/order-sync')!;
- * cache.on('event', e => console.log(e.type, e.path, e.value));
- * cache.children('/order-sync/instances'); // sorted names, no round trip
- * ```
+ * The feed's sink (`reset` / `upsert` / `remove` / `error`) is NOT a method of this class: it is a private
+ * object handed to `openFeed` alone, so no holder of the cache — not even one that casts the view to this
+ * class — can inject or delete entries through its API.
  */
-export class TreeCache extends TypedEmitter<TreeCacheEvents> implements FeedSink {
+export class FeedTreeCache extends TypedEmitter<TreeCacheEvents> implements TreeCache {
   private readonly nodes = new Map<string, NodeData>();
   private readonly childIndex = new Map<string, Set<string>>();
   private handle: FeedHandle | undefined;
   private initialized = false;
   private closed = false;
+  /** What the backend's feed writes to; never exposed. */
+  private readonly sink: FeedSink = {
+    reset: snapshot => this.applyReset(snapshot),
+    upsert: (path, data) => this.applyUpsert(path, data),
+    remove: path => this.applyRemove(path),
+    error: err => this.reportError(err),
+  };
 
   constructor(
     readonly root: string,
@@ -56,7 +41,7 @@ export class TreeCache extends TypedEmitter<TreeCacheEvents> implements FeedSink
       throw new ClosedError(`tree cache ${this.root}`);
     }
     if (this.handle === undefined) {
-      this.handle = this.openFeed(this);
+      this.handle = this.openFeed(this.sink);
     }
     await this.handle.ready;
   }
@@ -156,9 +141,9 @@ export class TreeCache extends TypedEmitter<TreeCacheEvents> implements FeedSink
     });
   }
 
-  // ---- FeedSink: called by the backend ----
+  // ---- the feed's sink (through `this.sink` only) ----
 
-  reset(snapshot: ReadonlyMap<string, NodeData>): void {
+  private applyReset(snapshot: ReadonlyMap<string, NodeData>): void {
     if (this.closed) {
       return;
     }
@@ -186,14 +171,14 @@ export class TreeCache extends TypedEmitter<TreeCacheEvents> implements FeedSink
     }
   }
 
-  upsert(path: string, data: NodeData): void {
+  private applyUpsert(path: string, data: NodeData): void {
     if (this.closed || !this.initialized || !isUnder(path, this.root)) {
       return;
     }
     this.set(path, data, false);
   }
 
-  remove(path: string): void {
+  private applyRemove(path: string): void {
     if (this.closed || !this.initialized) {
       return;
     }
@@ -206,7 +191,7 @@ export class TreeCache extends TypedEmitter<TreeCacheEvents> implements FeedSink
     }
   }
 
-  error(err: CoordinationError): void {
+  private reportError(err: CoordinationError): void {
     if (!this.closed && this.listenerCount('error') > 0) {
       this.emit('error', err);
     }
