@@ -1,8 +1,29 @@
 /**
- * Every error Shardline throws derives from {@link CoordinationError}: one base class with a stable
- * `code`, a `retryable` flag, the registry `path` involved (when there is one) and the ES2022 `cause`.
- * Backends translate their driver's errors into these classes once, at the backend boundary; no driver
- * error type escapes `lib/registry/`.
+ * Every error Shardline throws derives from {@link ShardlineError}: one base class with a stable `code`, a
+ * `retryable` flag, the registry `path` involved (when there is one) and the ES2022 `cause`. Below it, three
+ * branches say whose fault it is, so that a filter on a branch catches exactly that kind of failure:
+ *
+ * ```
+ * ShardlineError
+ * ├── CoordinationError   the registry or a coordination protocol failed or refused: NoNode, NodeExists,
+ * │                       BadVersion, NotEmpty, InvalidPath, InvalidArgument, ConnectionLoss,
+ * │                       OperationTimeout, SessionExpired, Transaction, NotLeader, LeadershipLost,
+ * │                       LockTimeout, Closed, RegistryConnection, RegistryAuth, PermissionDenied,
+ * │                       CorruptedData, System, OwnershipLost, InstanceIdConflict
+ * ├── JobError            a job failed or an operation on a job was refused, with the registry working:
+ * │                       JobExecution, UnknownJob, RegistryCommandRefused, and (ops) JobInUse, NotAJob
+ * └── ConfigurationError  options or a job definition that cannot be used (registry centre or job);
+ *                         thrown synchronously, before any I/O
+ * ```
+ *
+ * `catch (e) { if (e instanceof CoordinationError) … }` therefore sees registry and coordination
+ * trouble only (the failures a retry, a reconnection or an operator on the registry can fix), never a
+ * failing handler or a bad definition. Each `code` names one class. `retryable` (and {@link isRetryable})
+ * is true only for transient registry failures: connection loss, timeouts, session expiry, an unreachable
+ * registry at `init()`.
+ *
+ * Backends translate their driver's errors into `CoordinationError` subclasses once, at the backend
+ * boundary; no driver error type escapes `lib/registry/`.
  */
 
 export type ErrorCode =
@@ -29,16 +50,21 @@ export type ErrorCode =
   | 'OWNERSHIP_LOST'
   | 'JOB_EXECUTION'
   | 'UNKNOWN_JOB'
+  | 'JOB_IN_USE'
+  | 'NOT_A_JOB'
   | 'INSTANCE_ID_CONFLICT'
   | 'REGISTRY_COMMAND_REFUSED';
 
-export interface CoordinationErrorOptions {
+export interface ShardlineErrorOptions {
   path?: string;
   cause?: unknown;
 }
 
+/** The options of every error constructor (the registry path involved, the original error). */
+export type CoordinationErrorOptions = ShardlineErrorOptions;
+
 /** Base class of every Shardline error. `code` is stable across releases; match on it or on the class. */
-export class CoordinationError extends Error {
+export class ShardlineError extends Error {
   readonly code: ErrorCode;
   readonly retryable: boolean;
   readonly path: string | undefined;
@@ -46,7 +72,7 @@ export class CoordinationError extends Error {
   constructor(
     code: ErrorCode,
     message: string,
-    options: CoordinationErrorOptions = {},
+    options: ShardlineErrorOptions = {},
     retryable = false,
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -56,6 +82,18 @@ export class CoordinationError extends Error {
     this.path = options.path;
   }
 }
+
+/**
+ * Base class of registry and coordination failures: what a backend, a session, a latch or a lock reports.
+ * Backends throw only these.
+ */
+export class CoordinationError extends ShardlineError {}
+
+/**
+ * Base class of job-side failures: a user handler failed, or an operation on a job was refused for the
+ * job's own state (unknown, still in use, not a job). The registry itself worked.
+ */
+export class JobError extends ShardlineError {}
 
 /** The node does not exist (update of an absent node, check or delete in a transaction). */
 export class NoNodeError extends CoordinationError {
@@ -176,8 +214,11 @@ export class ClosedError extends CoordinationError {
   }
 }
 
-/** Invalid configuration or options; the message names the field. Thrown synchronously. */
-export class ConfigurationError extends CoordinationError {
+/**
+ * Invalid configuration or options (a registry centre's or a job's); the message names the field. Thrown
+ * synchronously, before any I/O. Neither a coordination nor a job failure: the caller's input is wrong.
+ */
+export class ConfigurationError extends ShardlineError {
   readonly field: string | undefined;
 
   constructor(message: string, field?: string) {
@@ -241,7 +282,7 @@ export class OwnershipLostError extends CoordinationError {
 }
 
 /** A user handler failed (thrown error, timeout, non-zero script exit); `cause` holds the original. */
-export class JobExecutionError extends CoordinationError {
+export class JobExecutionError extends JobError {
   readonly jobName: string;
   readonly item: number;
 
@@ -258,7 +299,7 @@ export class JobExecutionError extends CoordinationError {
 }
 
 /** The registry holds no job of that name (operations API, CLI). */
-export class UnknownJobError extends CoordinationError {
+export class UnknownJobError extends JobError {
   readonly jobName: string;
 
   constructor(jobName: string) {
@@ -299,7 +340,7 @@ export class InstanceIdConflictError extends CoordinationError {
  * A script job's stored command differs from its definition's and this worker did not opt in with
  * `allowRegistryCommand`: the definition's command ran instead. `path` is the stored configuration.
  */
-export class RegistryCommandRefusedError extends CoordinationError {
+export class RegistryCommandRefusedError extends JobError {
   readonly jobName: string;
 
   constructor(jobName: string, path: string) {
@@ -313,7 +354,11 @@ export class RegistryCommandRefusedError extends CoordinationError {
   }
 }
 
-/** True for errors after which the same call may succeed later (connection loss, timeouts, expiry). */
+/**
+ * True for errors after which the same call may succeed later (connection loss, timeouts, session expiry,
+ * an unreachable registry): any {@link ShardlineError} with `retryable` set. Job-side errors and
+ * configuration errors never are.
+ */
 export function isRetryable(err: unknown): boolean {
-  return err instanceof CoordinationError && err.retryable;
+  return err instanceof ShardlineError && err.retryable;
 }

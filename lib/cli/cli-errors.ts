@@ -1,15 +1,17 @@
 import { CommanderError } from 'commander';
 import {
   ConfigurationError,
-  CoordinationError,
   InvalidArgumentError,
   InvalidPathError,
   RegistryConnectionError,
 } from '../errors';
 
 /**
- * How the CLI reports a failure: ONE line `shardline: <reason>` on stderr and an exit code (2 for usage
- * errors, 1 for everything else). Stack traces only with `SHARDLINE_DEBUG=1`.
+ * How the CLI reports a failure: ONE line `shardline: <reason>` on stderr and an exit code. Exit 2 for a
+ * usage error: commander's, `UsageError`, a bad argument or path (`InvalidArgumentError`,
+ * `InvalidPathError`) and a malformed registry URL (`ConfigurationError` on the field `url`). Exit 1 for
+ * everything else, whichever branch of `ShardlineError` (coordination, job, other configuration) or plain
+ * `Error` it is. Stack traces only with `SHARDLINE_DEBUG=1`.
  */
 
 /** Exit code of a usage error (bad option, missing argument, malformed registry URL, …). */
@@ -58,9 +60,6 @@ export function describeFailure(err: unknown): Failure {
     (err instanceof ConfigurationError && err.field === 'url')
   ) {
     return { message, exitCode: EXIT_USAGE };
-  }
-  if (err instanceof CoordinationError || err instanceof Error) {
-    return { message, exitCode: EXIT_FAILURE };
   }
   return { message, exitCode: EXIT_FAILURE };
 }

@@ -1,4 +1,4 @@
-import type { CoordinationError, JobExecutionError } from '../errors';
+import type { JobExecutionError, ShardlineError } from '../errors';
 
 /** Payloads of a worker's typed events (`worker.on('executed', e => …)`). */
 export interface ExecutedEvent {
@@ -65,7 +65,7 @@ export interface ConfigDriftEvent {
 
 export interface JobErrorEvent {
   job: string;
-  error: CoordinationError | Error;
+  error: ShardlineError | Error;
 }
 
 export interface WorkerEvents {

@@ -1,10 +1,10 @@
 import { hostname } from 'node:os';
 import {
   ClosedError,
-  CoordinationError,
   InvalidArgumentError,
   OperationTimeoutError,
   RegistryConnectionError,
+  ShardlineError,
 } from '../errors';
 import { withTimeout } from '../internal/async';
 import { TypedEmitter } from '../internal/typed-emitter';
@@ -359,7 +359,7 @@ export class DrivenRegistryCenter
     } catch (err) {
       await this.driver.close().catch(() => undefined);
       this.tracker.close();
-      if (err instanceof CoordinationError) {
+      if (err instanceof ShardlineError) {
         throw err;
       }
       throw new RegistryConnectionError(`cannot connect to ${what}: ${String(err)}`, {
