@@ -62,7 +62,9 @@ interface Timed {
 /** Promisified raw-client call, for checks from "another client" outside the driver. */
 function rawCall<T>(fn: (done: (err: unknown, value: T) => void) => void): Promise<T> {
   return new Promise<T>((resolve, reject) =>
-    fn((err, value) => (err ? reject(translateZkError(err, { op: 'raw' })) : resolve(value))),
+    fn((err, value) =>
+      err ? reject(translateZkError(err, { operation: 'raw' })) : resolve(value),
+    ),
   );
 }
 
@@ -152,7 +154,9 @@ describe('ZooKeeper driver (real ZooKeeper)', function () {
     session.markReady();
     const paths = new ZkPaths(`/${namespace}`);
     const unimplemented = (op: string): Promise<never> =>
-      Promise.reject(translateZkError(zk.Exception.create(ZkCode.UNIMPLEMENTED), { op }));
+      Promise.reject(
+        translateZkError(zk.Exception.create(ZkCode.UNIMPLEMENTED), { operation: op }),
+      );
     const read = sessionMultiReader(session, paths);
     const watch = sessionPersistentWatcher(session);
     return {
@@ -201,10 +205,10 @@ describe('ZooKeeper driver (real ZooKeeper)', function () {
       expect(quota.name).to.equal('QUOTA_EXCEEDED');
       const unknown = zk.Exception.create(-999);
       expect(unknown.code).to.equal(-999);
-      const translated = translateZkError(quota, { op: 'create', path: '/q' });
+      const translated = translateZkError(quota, { operation: 'create', path: '/q' });
       expect(translated).to.be.instanceOf(SystemError);
       expect(translated.message).to.contain('QUOTA_EXCEEDED[-125]');
-      expect(translateZkError(unknown, { op: 'getData' })).to.be.instanceOf(SystemError);
+      expect(translateZkError(unknown, { operation: 'getData' })).to.be.instanceOf(SystemError);
     });
 
     describe('with quotas enforced by the server', () => {

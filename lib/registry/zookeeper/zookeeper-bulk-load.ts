@@ -66,7 +66,7 @@ export function loadSubtreeBulk(
           if (result.kind === 'error') {
             if (result.code !== ZkCode.NO_NODE) {
               throw translateZkError(zk.Exception.create(result.code), {
-                op: op.kind === 'data' ? 'getData' : 'getChildren',
+                operation: op.kind === 'data' ? 'getData' : 'getChildren',
                 path: op.path,
               });
             }

@@ -97,7 +97,7 @@ export class ZkConnection {
       const pending = this.pending;
       const entry: Pending = { fail: err => settle(err, undefined) };
       const timer = setTimeout(() => {
-        const what = ctx.path === undefined ? ctx.op : `${ctx.op} ${ctx.path}`;
+        const what = ctx.path === undefined ? ctx.operation : `${ctx.operation} ${ctx.path}`;
         settle(
           new OperationTimeoutError(`ZooKeeper ${what}`, timeoutMs, { path: ctx.path }),
           undefined,

@@ -22,8 +22,8 @@ import { isZkException, ZkCode, zkCodeName } from './zookeeper-client-types';
  */
 
 export interface ZkErrorContext {
-  /** What was attempted, e.g. 'getData'. */
-  op: string;
+  /** What was attempted, e.g. 'getData' (named as in the etcd backend's ErrorContext). */
+  operation: string;
   /** Namespace-relative path of the request, when there is one. */
   path?: string;
   /** The expected version, for BAD_VERSION. */
@@ -33,7 +33,7 @@ export interface ZkErrorContext {
 type Translate = (ctx: ZkErrorContext, cause: Error) => CoordinationError;
 
 const where = (ctx: ZkErrorContext): string =>
-  ctx.path === undefined ? ctx.op : `${ctx.op} ${ctx.path}`;
+  ctx.path === undefined ? ctx.operation : `${ctx.operation} ${ctx.path}`;
 
 const TABLE: ReadonlyMap<number, Translate> = new Map<number, Translate>([
   [ZkCode.NO_NODE, (ctx, cause) => new NoNodeError(ctx.path ?? '?', { cause })],

@@ -112,7 +112,7 @@ export class ZooKeeperFeed implements FeedHandle {
     if (this.closed) {
       return;
     }
-    const err = translateZkError(e, { op: 'feed', path: this.root });
+    const err = translateZkError(e, { operation: 'feed', path: this.root });
     if (!isRetryable(err)) {
       this.sink.error(err);
     }

@@ -175,7 +175,7 @@ export function sessionMultiReader(session: ZooKeeperSession, paths: ZkPaths): M
   const getData = async (path: string): Promise<ReadResult[]> => {
     const full = paths.full(path);
     try {
-      const reply = await session.call<DataReply>({ op: 'getData', path }, (client, done) =>
+      const reply = await session.call<DataReply>({ operation: 'getData', path }, (client, done) =>
         queueRead(client, 'getData', full, undefined, (err, payload) =>
           done(err, payload as DataReply),
         ),
@@ -198,8 +198,10 @@ export function sessionMultiReader(session: ZooKeeperSession, paths: ZkPaths): M
   };
   const send = (ops: readonly ReadOp[], fullPaths: readonly string[]): Promise<ReadResult[]> => {
     const request = multiReadRequest(ops, fullPaths);
-    return session.call<ReadResult[]>({ op: 'multiRead', path: ops[0]?.path }, (client, done) =>
-      queueOwn(client, request, (err, payload) => done(err, payload as ReadResult[])),
+    return session.call<ReadResult[]>(
+      { operation: 'multiRead', path: ops[0]?.path },
+      (client, done) =>
+        queueOwn(client, request, (err, payload) => done(err, payload as ReadResult[])),
     );
   };
   return async ops => {

@@ -60,7 +60,7 @@ export async function runMulti(
       `a ZooKeeper transaction must stay below ${MAX_MULTI_BYTES} bytes (this one has about ${bytes})`,
     );
   }
-  const reply = await session.call<CommitReply>({ op: 'multi' }, (client, done) => {
+  const reply = await session.call<CommitReply>({ operation: 'multi' }, (client, done) => {
     const tx = client.transaction();
     for (const op of ops) {
       const full = requests.paths.full(op.path);
@@ -101,7 +101,7 @@ export async function runMulti(
   }
   const op = ops[Math.min(index, ops.length - 1)] as ZkMultiOp;
   const cause = translateZkError(code === undefined ? reply.error : zk.Exception.create(code), {
-    op: op.kind,
+    operation: op.kind,
     path: op.path,
     version: 'version' in op ? op.version : undefined,
   });

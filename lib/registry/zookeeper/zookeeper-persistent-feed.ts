@@ -158,7 +158,7 @@ export class ZooKeeperPersistentFeed implements FeedHandle {
       this.onUnsupported(e);
       return;
     }
-    const err = translateZkError(e, { op: 'feed', path: this.root });
+    const err = translateZkError(e, { operation: 'feed', path: this.root });
     if (!isRetryable(err)) {
       this.sink.error(err);
     }
@@ -251,7 +251,7 @@ export class ZooKeeperPersistentFeed implements FeedHandle {
     const node = this.mirror.get(path);
     if (result.kind === 'error') {
       if (result.code !== ZkCode.NO_NODE) {
-        throw translateZkError(zk.Exception.create(result.code), { op: 'getData', path });
+        throw translateZkError(zk.Exception.create(result.code), { operation: 'getData', path });
       }
       if (node !== undefined) {
         this.removeNode(path);

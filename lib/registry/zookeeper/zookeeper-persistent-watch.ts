@@ -46,7 +46,7 @@ function leanManager(client: ZkClient): LeanWatcherManager {
 export function sessionPersistentWatcher(session: ZooKeeperSession): PersistentWatcher {
   return async (fullPath, listener) => {
     let owner: ZkClient | undefined;
-    await session.call<void>({ op: 'addWatch', path: fullPath }, (client, done) => {
+    await session.call<void>({ operation: 'addWatch', path: fullPath }, (client, done) => {
       const manager = leanManager(client);
       owner = client;
       manager.persistent.add(fullPath, listener);
@@ -70,7 +70,7 @@ export function sessionPersistentWatcher(session: ZooKeeperSession): PersistentW
           return; // someone else still watches this path on this client
         }
         session
-          .call<void>({ op: 'removeWatches', path: fullPath }, (current, done) => {
+          .call<void>({ operation: 'removeWatches', path: fullPath }, (current, done) => {
             if (
               current !== client ||
               manager.persistent.has(fullPath) ||

@@ -63,10 +63,12 @@ export class ZkRequests {
   async getData(rel: string, watcher?: ZkWatcher): Promise<DataReply | null> {
     const full = this.paths.full(rel);
     try {
-      return await this.session.call<DataReply>({ op: 'getData', path: rel }, (client, done) =>
-        queueRead(client, 'getData', full, watcher, (err, payload) =>
-          done(err, payload as DataReply),
-        ),
+      return await this.session.call<DataReply>(
+        { operation: 'getData', path: rel },
+        (client, done) =>
+          queueRead(client, 'getData', full, watcher, (err, payload) =>
+            done(err, payload as DataReply),
+          ),
       );
     } catch (e) {
       if (e instanceof NoNodeError) {
@@ -80,10 +82,12 @@ export class ZkRequests {
   async getChildren(rel: string, watcher?: ZkWatcher): Promise<string[] | null> {
     const full = this.paths.full(rel);
     try {
-      return await this.session.call<string[]>({ op: 'getChildren', path: rel }, (client, done) =>
-        queueRead(client, 'getChildren', full, watcher, (err, payload) =>
-          done(err, (payload as { children?: string[] } | undefined)?.children ?? []),
-        ),
+      return await this.session.call<string[]>(
+        { operation: 'getChildren', path: rel },
+        (client, done) =>
+          queueRead(client, 'getChildren', full, watcher, (err, payload) =>
+            done(err, (payload as { children?: string[] } | undefined)?.children ?? []),
+          ),
       );
     } catch (e) {
       if (e instanceof NoNodeError) {
@@ -96,7 +100,7 @@ export class ZkRequests {
   /** exists; `null` when absent (a watcher then becomes an existence watch that fires on creation). */
   exists(rel: string, watcher?: ZkWatcher): Promise<ZkStat | null> {
     const full = this.paths.full(rel);
-    return this.session.call<ZkStat | null>({ op: 'exists', path: rel }, (client, done) =>
+    return this.session.call<ZkStat | null>({ operation: 'exists', path: rel }, (client, done) =>
       client.exists(full, watcher, (err, stat) => done(err, stat ?? null)),
     );
   }
@@ -104,7 +108,7 @@ export class ZkRequests {
   /** getACL; `NoNodeError` when the node is absent. */
   getAcl(rel: string): Promise<ZkAcl[]> {
     const full = this.paths.full(rel);
-    return this.session.call<ZkAcl[]>({ op: 'getACL', path: rel }, (client, done) =>
+    return this.session.call<ZkAcl[]>({ operation: 'getACL', path: rel }, (client, done) =>
       client.getACL(full, (err, acls) => done(err, acls)),
     );
   }
@@ -112,8 +116,9 @@ export class ZkRequests {
   /** create; resolves with the namespace-relative path that was created (sequential suffix included). */
   async create(rel: string, data: Buffer, acl: ZkAcl[], mode: number): Promise<string> {
     const full = this.paths.full(rel);
-    const created = await this.session.call<string>({ op: 'create', path: rel }, (client, done) =>
-      client.create(full, data, acl, mode, done),
+    const created = await this.session.call<string>(
+      { operation: 'create', path: rel },
+      (client, done) => client.create(full, data, acl, mode, done),
     );
     return this.paths.rel(created);
   }
@@ -121,7 +126,7 @@ export class ZkRequests {
   setData(rel: string, data: Buffer, version = -1): Promise<ZkStat> {
     const full = this.paths.full(rel);
     return this.session.call<ZkStat>(
-      { op: 'setData', path: rel, version: version === -1 ? undefined : version },
+      { operation: 'setData', path: rel, version: version === -1 ? undefined : version },
       (client, done) => client.setData(full, data, version, done),
     );
   }
@@ -130,7 +135,7 @@ export class ZkRequests {
   remove(rel: string, version = -1): Promise<void> {
     const full = this.paths.full(rel);
     return this.session.call<void>(
-      { op: 'delete', path: rel, version: version === -1 ? undefined : version },
+      { operation: 'delete', path: rel, version: version === -1 ? undefined : version },
       (client, done) => client.remove(full, version, err => done(err, undefined)),
     );
   }

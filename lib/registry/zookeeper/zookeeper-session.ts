@@ -232,7 +232,7 @@ export class ZooKeeperSession implements WatchdogHost {
   }
 
   private unavailable(ctx: ZkErrorContext): CoordinationError {
-    const what = ctx.path === undefined ? ctx.op : `${ctx.op} ${ctx.path}`;
+    const what = ctx.path === undefined ? ctx.operation : `${ctx.operation} ${ctx.path}`;
     if (this.phase === 'LOST') {
       return new SessionExpiredError(
         `${what}: the ZooKeeper session was lost; a new one is being established`,
@@ -352,7 +352,7 @@ export class ZooKeeperSession implements WatchdogHost {
   heartbeat(connection: ZkConnection, timeoutMs: number): Promise<unknown> {
     return this.invoke<unknown>(
       connection,
-      { op: 'heartbeat' },
+      { operation: 'heartbeat' },
       (client, done) => client.exists('/zookeeper', undefined, done),
       timeoutMs,
     );
