@@ -10,9 +10,9 @@ import type { TreeCache, TreeCacheEvents } from './registry-center';
  * (`RegistryDriver.openFeed`). Internal to `lib/registry/`: callers get the read-only `TreeCache` view from
  * `getRawCache()`, and only the owner (`CacheManager`) constructs, starts and closes it.
  *
- * The feed's sink (`reset` / `upsert` / `remove` / `error`) is NOT a method of this class: it is a private
- * object handed to `openFeed` alone, so no holder of the cache — not even one that casts the view to this
- * class — can inject or delete entries through its API.
+ * The feed's sink (`reset` / `upsert` / `remove` / `error`) is NOT a method of this class: it is an
+ * ES-private (`#sink`) object handed to `openFeed` alone, so no holder of the cache — not even one that
+ * casts the view to this class, or plain JavaScript — can inject or delete entries.
  */
 export class FeedTreeCache extends TypedEmitter<TreeCacheEvents> implements TreeCache {
   private readonly nodes = new Map<string, NodeData>();
@@ -21,7 +21,7 @@ export class FeedTreeCache extends TypedEmitter<TreeCacheEvents> implements Tree
   private initialized = false;
   private closed = false;
   /** What the backend's feed writes to; never exposed. */
-  private readonly sink: FeedSink = {
+  readonly #sink: FeedSink = {
     reset: snapshot => this.applyReset(snapshot),
     upsert: (path, data) => this.applyUpsert(path, data),
     remove: path => this.applyRemove(path),
@@ -41,7 +41,7 @@ export class FeedTreeCache extends TypedEmitter<TreeCacheEvents> implements Tree
       throw new ClosedError(`tree cache ${this.root}`);
     }
     if (this.handle === undefined) {
-      this.handle = this.openFeed(this.sink);
+      this.handle = this.openFeed(this.#sink);
     }
     await this.handle.ready;
   }
@@ -141,7 +141,7 @@ export class FeedTreeCache extends TypedEmitter<TreeCacheEvents> implements Tree
     });
   }
 
-  // ---- the feed's sink (through `this.sink` only) ----
+  // ---- the feed's sink (through `this.#sink` only) ----
 
   private applyReset(snapshot: ReadonlyMap<string, NodeData>): void {
     if (this.closed) {
