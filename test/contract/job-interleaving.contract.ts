@@ -44,7 +44,8 @@ interface Protocol {
   /** The write points of one run of the protocol (1-based) to inject after. */
   points: number[];
   matches(write: ObservedWrite, paths: JobCluster['paths']): boolean;
-  job?: Partial<SimpleJobOptions>;
+  /** Job options of the protocol, per backend. */
+  job?(backend: BackendFactory['name']): Partial<SimpleJobOptions>;
   /** Items the job has once the protocol ran (default: the job's count). */
   items?: number;
   /** Starts the protocol once the cluster settled and the hook is armed (default: it runs by itself). */
@@ -114,9 +115,13 @@ const PROTOCOLS: readonly (() => Protocol)[] = [
     return {
       name: 'failover claim',
       points: [1],
-      // Fires 4 s apart: the victim's items are claimed by failover before their new owner's next fire
-      // (which would run them in place of the failover run, and rightly write no failover claim).
-      job: { failover: true, cron: '*/4 * * * * *' },
+      // Fires 2 s (memory) or 4 s apart: the victim's items are claimed by failover before their new
+      // owner's next fire (which would run them in place of the failover run, and rightly write no
+      // failover claim).
+      job: (backend: BackendFactory['name']) => ({
+        failover: true,
+        cron: backend === 'memory' ? '*/2 * * * * *' : '*/4 * * * * *',
+      }),
       matches: (w: ObservedWrite, paths: JobCluster['paths']) =>
         w.ops.some(op => op.startsWith(`create:${paths.sharding}/`) && op.endsWith('/failover')),
       kick: async (p: ProtocolContext) => {
@@ -142,7 +147,7 @@ const PROTOCOLS: readonly (() => Protocol)[] = [
     return {
       name: 'misfire',
       points: [1],
-      job: { misfire: true },
+      job: () => ({ misfire: true }),
       matches: (w: ObservedWrite) =>
         w.method === 'persist' && (w.paths[0] ?? '').endsWith('/misfire'),
       kick: (p: ProtocolContext) => {
@@ -227,7 +232,7 @@ export function describeJobInterleavingContract(
           name: 'job',
           cron: '* * * * * *',
           shardingTotalCount: ITEMS,
-          ...protocol.job,
+          ...protocol.job?.(factory.name),
           execute: ledger.execute,
         });
         const writeConfig = async (patch: Partial<JobConfig>): Promise<void> => {
@@ -317,8 +322,16 @@ export function describeJobInterleavingContract(
           timeoutMs: runMs,
         });
         await startMember('w-b');
-        ledger.mark();
-        await ledger.waitAllRun(range(ITEMS), runMs);
+        // Settled: both members own items and nothing is pending. The protocol runs from here.
+        await observer.waitFor(
+          x =>
+            !x.has(c.paths.shardingNecessary) &&
+            !x.has(c.paths.shardingProcessing) &&
+            ['w-a', 'w-b'].every(id =>
+              range(ITEMS).some(item => x.get(c.paths.itemInstance(item)) === id),
+            ),
+          { timeoutMs: runMs },
+        );
         armed = true;
         await protocol.kick?.(context);
         await ledger.waitFor(() => injected !== undefined, runMs).catch(() => undefined);
@@ -328,7 +341,13 @@ export function describeJobInterleavingContract(
         ).to.equal(event);
 
         ledger.mark();
-        await ledger.waitAllRun(range(expectedCount), runMs);
+        await ledger.waitAllRun(range(expectedCount), runMs).catch((err: Error) => {
+          // The registry as the observer sees it: which owners, running records and markers block what.
+          const state = [...observer.entries()]
+            .filter(([path]) => !path.endsWith('/config'))
+            .map(([path, value]) => `${path}=${value.slice(0, 60)}`);
+          throw new Error(`${err.message}; registry: ${state.join(' ')}`);
+        });
         await observer.waitFor(
           x => !x.has(c.paths.shardingProcessing) && !x.has(c.paths.shardingNecessary),
           { timeoutMs: runMs },

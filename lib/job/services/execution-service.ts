@@ -86,6 +86,10 @@ export class ExecutionService {
         return { status: 'claimed', fencingToken: tokenOf(stamp), sessionEpoch };
       } catch (err) {
         if (!(err instanceof TransactionError)) {
+          // Ambiguous: the server may have applied the claim while its answer was lost (a cut
+          // connection). A record of ours that no run of ours will release would block the item for
+          // good: take it back, retried while this session lives (found by the interleaving tests).
+          void this.takeBack(item, sessionEpoch);
           throw err;
         }
         // Our view was stale (a resharding, another runner): wait for the cache to move, then re-judge.
@@ -116,10 +120,7 @@ export class ExecutionService {
     // would block the item for good (nobody reaps a live writer's record). Once the session is LOST (or
     // replaced, or the client closed) the record belongs to a dead writer: the leader reaps it.
     let backoff = RELEASE_RETRY_MIN_MS;
-    const writerMayLive = (): boolean =>
-      registry.sessionEpoch === sessionEpoch &&
-      registry.connectionState !== 'LOST' &&
-      registry.connectionState !== 'CLOSED';
+    const writerMayLive = (): boolean => this.sessionMayLive(sessionEpoch);
     while (writerMayLive()) {
       try {
         await registry.executeInTransaction(tx =>
@@ -145,6 +146,49 @@ export class ExecutionService {
     if (failover && writerMayLive()) {
       // The marker is ephemeral and informational (operators' view): removed on its own.
       await registry.remove(paths.itemFailover(item));
+    }
+  }
+
+  /** The session that wrote a record may still live: the same epoch, neither LOST nor closed. */
+  private sessionMayLive(sessionEpoch: number): boolean {
+    const { registry } = this.ctx;
+    return (
+      registry.sessionEpoch === sessionEpoch &&
+      registry.connectionState !== 'LOST' &&
+      registry.connectionState !== 'CLOSED'
+    );
+  }
+
+  /**
+   * After a claim whose outcome is unknown: deletes the item's running record if it names us (no run of
+   * ours holds the item while it is being claimed). Retried while the claiming session may live; after
+   * that the record is a dead writer's, reaped by the leader. Never throws.
+   */
+  private async takeBack(item: number, sessionEpoch: number): Promise<void> {
+    const { registry, paths, instanceId } = this.ctx;
+    let backoff = RELEASE_RETRY_MIN_MS;
+    while (this.sessionMayLive(sessionEpoch)) {
+      try {
+        const record = await registry.getStat(paths.itemRunning(item));
+        if (record === null || record.value !== instanceId) {
+          return;
+        }
+        await registry.executeInTransaction(tx =>
+          tx.check(paths.instance(instanceId)).delete(paths.itemRunning(item), record.version),
+        );
+        this.ctx.logger.info('running record of an unanswered claim taken back', { item });
+        return;
+      } catch (err) {
+        if (err instanceof TransactionError || !isRetryable(err)) {
+          this.ctx.logger.debug('running record of an unanswered claim not taken back', {
+            item,
+            error: err,
+          });
+          return;
+        }
+        await delay(backoff);
+        backoff = Math.min(backoff * 2, RELEASE_RETRY_MAX_MS);
+      }
     }
   }
 
