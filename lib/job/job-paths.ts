@@ -67,6 +67,13 @@ export class JobPaths {
   itemMisfire(item: number): string {
     return joinPath(this.item(item), 'misfire');
   }
+  /**
+   * P: the item's last execution (an ExecutionRecord's JSON without job and item), written by the
+   * release transaction itself — the console's "last run" without a history store or an extra write.
+   */
+  itemLast(item: number): string {
+    return joinPath(this.item(item), 'last');
+  }
   get leader(): string {
     return joinPath(this.root, 'leader');
   }
