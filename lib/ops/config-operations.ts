@@ -35,6 +35,16 @@ export async function getJobConfig(
   return readConfig(registry, await requireJob(registry, job));
 }
 
+/** Options of {@link updateJobConfig}. */
+export interface UpdateConfigOptions {
+  /**
+   * The version of `/{job}/config` the change was made against (e.g. the one an operator's form showed).
+   * Given, the write is refused with `BadVersionError` when the stored configuration is at another version,
+   * instead of being re-applied to the newer value: the operator reviews the other change first.
+   */
+  expectedVersion?: number;
+}
+
 /**
  * Merge `patch` into the stored configuration, validate the result (`ConfigurationError` naming the
  * field; nothing is written) and write it, version-checked. The job's name cannot change. Returns the
@@ -44,6 +54,7 @@ export async function updateJobConfig(
   registry: CoordinatorRegistryCenter,
   job: string,
   patch: Partial<JobConfig>,
+  options: UpdateConfigOptions = {},
 ): Promise<JobConfig> {
   if (patch.name !== undefined && patch.name !== job) {
     throw new ConfigurationError(
@@ -53,7 +64,12 @@ export async function updateJobConfig(
   }
   // A key present with `undefined` means "not given", as everywhere in TypeScript option bags.
   const given = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined));
-  return modifyConfig(registry, job, current => validateJobConfig({ ...current, ...given }));
+  return modifyConfig(
+    registry,
+    job,
+    current => validateJobConfig({ ...current, ...given }),
+    options.expectedVersion,
+  );
 }
 
 /** Set `config.disabled` (job-level disable / enable). */
@@ -67,18 +83,23 @@ export function setJobDisabled(
 
 /**
  * The version-checked read-modify-write. `change` may run more than once (once per attempt) and must
- * be a pure function of the configuration it is given.
+ * be a pure function of the configuration it is given. With `expectedVersion`, a configuration at any
+ * other version is refused with `BadVersionError` (no re-apply).
  */
 export async function modifyConfig(
   registry: CoordinatorRegistryCenter,
   job: string,
   change: (current: JobConfig) => JobConfig,
+  expectedVersion?: number,
 ): Promise<JobConfig> {
   const paths = new JobPaths(job);
   for (let attempt = 1; ; attempt++) {
     const stat = await registry.getStat(paths.config);
     if (stat === null) {
       throw new UnknownJobError(job);
+    }
+    if (expectedVersion !== undefined && stat.version !== expectedVersion) {
+      throw new BadVersionError(paths.config, expectedVersion);
     }
     const next = change(parseJobConfig(paths.config, stat.value));
     try {
@@ -91,7 +112,11 @@ export async function modifyConfig(
       if (cause instanceof NoNodeError) {
         throw new UnknownJobError(job); // removed meanwhile
       }
-      if (!(cause instanceof BadVersionError) || attempt >= CONFIG_WRITE_ATTEMPTS) {
+      if (
+        !(cause instanceof BadVersionError) ||
+        expectedVersion !== undefined ||
+        attempt >= CONFIG_WRITE_ATTEMPTS
+      ) {
         throw err;
       }
       // Lost a race with another writer: back off a little (jittered) and re-apply to the new value.

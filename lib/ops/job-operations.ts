@@ -8,6 +8,7 @@ import type {
   RemoveOptions,
   RemoveResult,
   RequestResult,
+  ShutdownTarget,
   ToggleResult,
   ToggleTarget,
 } from './ops-types';
@@ -35,16 +36,26 @@ export async function trigger(
 }
 
 /**
- * Stop the job on every live instance: writes `shutdown/{id}` for each. Each worker stops this job (its
- * other jobs keep running) and its instance node goes away. The job stays defined: a worker that starts
- * it again runs it again.
+ * Stop the job on every live instance, or on one (`target.instanceId`): writes `shutdown/{id}` for each.
+ * Each worker stops this job (its other jobs keep running) and its instance node goes away. The job stays
+ * defined: a worker that starts it again runs it again. An `instanceId` that is not a live instance of the
+ * job is refused with `InvalidArgumentError` (a request left for it would stop a later process of that id).
  */
 export async function shutdown(
   registry: CoordinatorRegistryCenter,
   job: string,
+  target: ShutdownTarget = {},
 ): Promise<RequestResult> {
   const paths = await requireJob(registry, job);
-  const instances = await liveInstanceIds(registry, paths);
+  let instances = await liveInstanceIds(registry, paths);
+  if (target.instanceId !== undefined) {
+    if (!instances.includes(target.instanceId)) {
+      throw new InvalidArgumentError(
+        `${target.instanceId} is not a live instance of job ${job} (live: ${instances.join(', ') || 'none'})`,
+      );
+    }
+    instances = [target.instanceId];
+  }
   await Promise.all(instances.map(id => registry.persist(paths.shutdown(id), '')));
   return { job, instances };
 }

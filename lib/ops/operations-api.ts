@@ -1,5 +1,5 @@
 import type { CoordinatorRegistryCenter } from '../registry/registry-center';
-import { getJobConfig, updateJobConfig } from './config-operations';
+import { getJobConfig, updateJobConfig, type UpdateConfigOptions } from './config-operations';
 import type { JobConfig } from './job-layer';
 import { disable, enable, remove, shutdown, trigger } from './job-operations';
 import type {
@@ -9,6 +9,7 @@ import type {
   RemoveOptions,
   RemoveResult,
   RequestResult,
+  ShutdownTarget,
   ToggleResult,
   ToggleTarget,
 } from './ops-types';
@@ -46,17 +47,22 @@ export interface Operations {
   getJobConfig(job: string): Promise<JobConfig>;
   /**
    * Merge `patch` into the stored configuration, validate it (`ConfigurationError` naming the field) and
-   * write it version-checked; every instance follows without a restart. Returns what was written.
+   * write it version-checked; every instance follows without a restart. Returns what was written. With
+   * `expectedVersion`, refused with `BadVersionError` unless the stored configuration is at that version.
    */
-  updateJobConfig(job: string, patch: Partial<JobConfig>): Promise<JobConfig>;
+  updateJobConfig(
+    job: string,
+    patch: Partial<JobConfig>,
+    options?: UpdateConfigOptions,
+  ): Promise<JobConfig>;
   /** Run the job once now on every live instance. */
   trigger(job: string): Promise<RequestResult>;
   /** Disable the job, its instances on one server, or one item. */
   disable(job: string, target?: ToggleTarget): Promise<ToggleResult>;
   /** Enable the job, its instances on one server, or one item. */
   enable(job: string, target?: ToggleTarget): Promise<ToggleResult>;
-  /** Stop the job on every live instance (their other jobs keep running). */
-  shutdown(job: string): Promise<RequestResult>;
+  /** Stop the job on every live instance, or on one (their other jobs keep running). */
+  shutdown(job: string, target?: ShutdownTarget): Promise<RequestResult>;
   /**
    * Delete the job; refused with `JobInUseError` while instances are alive unless `force`, and always with
    * `NotAJobError` when `/{job}` is not only a Shardline job (its config does not parse, or it holds other
@@ -72,14 +78,15 @@ export function createOperations(registry: CoordinatorRegistryCenter): Operation
     getJobStatus: job => getJobStatus(registry, job),
     getShardingInfo: job => getShardingInfo(registry, job),
     getJobConfig: job => getJobConfig(registry, job),
-    updateJobConfig: (job, patch) => updateJobConfig(registry, job, patch),
+    updateJobConfig: (job, patch, options) => updateJobConfig(registry, job, patch, options),
     trigger: job => trigger(registry, job),
     disable: (job, target) => disable(registry, job, target),
     enable: (job, target) => enable(registry, job, target),
-    shutdown: job => shutdown(registry, job),
+    shutdown: (job, target) => shutdown(registry, job, target),
     remove: (job, options) => remove(registry, job, options),
   };
 }
 
 export type * from './ops-types';
+export type { UpdateConfigOptions } from './config-operations';
 export { JobInUseError, NotAJobError } from './ops-errors';

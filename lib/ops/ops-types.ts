@@ -110,6 +110,11 @@ export interface ToggleResult {
   enabled: boolean;
 }
 
+/** What `shutdown` applies to: every live instance of the job, or only `instanceId`. */
+export interface ShutdownTarget {
+  instanceId?: string;
+}
+
 /** The result of `trigger` / `shutdown`: the live instances a request was written for. */
 export interface RequestResult {
   job: string;

@@ -1,5 +1,4 @@
 import { CorruptedDataError, UnknownJobError } from '../errors';
-import type { CoordinatorRegistryCenter } from '../registry/registry-center';
 import { boundedReader, type RegistryReader } from './bounded-reader';
 import { JobPaths, type JobConfig } from './job-layer';
 import {
@@ -27,7 +26,8 @@ import type {
  * `CorruptedDataError` (naming the path) for an unreadable configuration; unreadable instance nodes are
  * reported (`corrupted`), and `listJobs` lists a job with an unreadable configuration as `CORRUPTED`.
  * Each call reads through {@link boundedReader}: its reads fan out, but never more than
- * `OPS_READ_CONCURRENCY` at once.
+ * `OPS_READ_CONCURRENCY` at once. They take any {@link RegistryReader}: the registry (direct reads), or a
+ * reader over a tree cache (the web console computes its views from its cache with the same rules).
  */
 
 /** Everything a status needs, read once. */
@@ -110,10 +110,7 @@ function jobStatusOf(snapshot: JobSnapshot): JobStatus {
 }
 
 /** Status, leader, live instances and items of one job. */
-export async function getJobStatus(
-  registry: CoordinatorRegistryCenter,
-  job: string,
-): Promise<JobStatusInfo> {
+export async function getJobStatus(registry: RegistryReader, job: string): Promise<JobStatusInfo> {
   const reader = boundedReader(registry);
   const paths = await requireJob(reader, job);
   const snapshot = await readSnapshot(reader, paths);
@@ -131,10 +128,7 @@ export async function getJobStatus(
 }
 
 /** The items of one job (`getJobStatus(job).items`). */
-export async function getShardingInfo(
-  registry: CoordinatorRegistryCenter,
-  job: string,
-): Promise<ItemInfo[]> {
+export async function getShardingInfo(registry: RegistryReader, job: string): Promise<ItemInfo[]> {
   const reader = boundedReader(registry);
   const paths = await requireJob(reader, job);
   return (await readSnapshot(reader, paths)).items;
@@ -146,7 +140,7 @@ export async function getShardingInfo(
  * cannot be read is listed as `CORRUPTED` with the path and the reason, and the others are listed as
  * usual: one bad node must not hide every job from the operator who has to find it.
  */
-export async function listJobs(registry: CoordinatorRegistryCenter): Promise<JobBrief[]> {
+export async function listJobs(registry: RegistryReader): Promise<JobBrief[]> {
   const reader = boundedReader(registry);
   const names = await reader.getChildrenKeys('/');
   const jobs = await Promise.all(names.map(name => readBrief(reader, name)));
