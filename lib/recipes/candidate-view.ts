@@ -5,7 +5,7 @@ import type {
   RegistryEvent,
   Unsubscribe,
 } from '../registry/registry-center';
-import { queueNodes } from './queue-entry';
+import { latchNodes } from '../registry/leader-latch';
 
 /** Who leads: the head of the candidate queue. */
 export interface LeaderInfo {
@@ -73,7 +73,7 @@ export class CandidateView {
       }
     });
     try {
-      for (const name of queueNodes(await this.registry.getChildrenKeys(this.dir))) {
+      for (const name of latchNodes(await this.registry.getChildrenKeys(this.dir))) {
         const raw = await this.registry.getDirectly(joinPath(this.dir, name));
         if (raw !== null) {
           this.nodes.set(name, raw);
@@ -105,7 +105,7 @@ export class CandidateView {
   }
 
   private report(): void {
-    const head = queueNodes([...this.nodes.keys()])[0];
+    const head = latchNodes([...this.nodes.keys()])[0];
     const raw = head === undefined ? undefined : this.nodes.get(head);
     const leader =
       head === undefined || raw === undefined

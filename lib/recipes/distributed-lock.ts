@@ -3,7 +3,7 @@ import { ClosedError, InvalidArgumentError, LeadershipLostError, NotLeaderError 
 import { validateNodePath } from '../internal/paths';
 import type { CoordinatorRegistryCenter } from '../registry/registry-center';
 import type { TransactionBuilder } from '../registry/txn';
-import { QueueEntry, type QueueHold } from './queue-entry';
+import { LeaderLatch, type LatchHold } from '../registry/leader-latch';
 import { abortedSignal, reportError } from './recipe-support';
 import { TypedEmitter } from '../internal/typed-emitter';
 
@@ -53,9 +53,9 @@ export interface DistributedLockEvents {
  *   when the connection comes back (and is moot after LOST), so a stale node cannot block the lock.
  */
 export class DistributedLock extends TypedEmitter<DistributedLockEvents> {
-  private entry: QueueEntry | undefined;
-  private current: QueueHold | undefined;
-  private lastHold: QueueHold | undefined;
+  private entry: LeaderLatch | undefined;
+  private current: LatchHold | undefined;
+  private lastHold: LatchHold | undefined;
   private closed = false;
   private readonly closing = new AbortController();
   readonly holderId: string;
@@ -96,17 +96,19 @@ export class DistributedLock extends TypedEmitter<DistributedLockEvents> {
         { path: this.path },
       );
     }
-    const entry = new QueueEntry(this.registry, this.path, 'lock-', this.holderId, err =>
-      reportError(this, e => this.emit('error', e), err),
-    );
+    const entry = new LeaderLatch(this.registry, this.path, {
+      prefix: 'lock-',
+      value: this.holderId,
+      onError: err => reportError(this, e => this.emit('error', e), err),
+    });
     this.entry = entry;
     const signal =
       options.signal === undefined
         ? this.closing.signal
         : AbortSignal.any([options.signal, this.closing.signal]);
     try {
-      await entry.open();
-      const hold = await entry.awaitHead({
+      await entry.start();
+      const hold = await entry.acquire({
         timeoutMs: options.timeoutMs ?? this.options.timeoutMs,
         signal,
       });
@@ -115,7 +117,7 @@ export class DistributedLock extends TypedEmitter<DistributedLockEvents> {
       return hold.signal;
     } catch (err) {
       this.entry = undefined;
-      await entry.leave(new LeadershipLostError(`lock ${this.path} not acquired`));
+      await entry.close(new LeadershipLostError(`lock ${this.path} not acquired`));
       throw err;
     }
   }
@@ -173,7 +175,7 @@ export class DistributedLock extends TypedEmitter<DistributedLockEvents> {
     }
     this.entry = undefined;
     this.current = undefined;
-    await entry.leave(new LeadershipLostError(`lock ${this.path} released`, { path: this.path }));
+    await entry.close(new LeadershipLostError(`lock ${this.path} released`, { path: this.path }));
   }
 
   private ensureOpen(): void {

@@ -5,7 +5,7 @@ import { TypedEmitter } from '../internal/typed-emitter';
 import type { CoordinatorRegistryCenter, LeaderFence } from '../registry/registry-center';
 import type { TransactionBuilder } from '../registry/txn';
 import { CandidateView, candidateInfo, type LeaderInfo } from './candidate-view';
-import { QueueEntry, queueNodes } from './queue-entry';
+import { LeaderLatch, latchNodes } from '../registry/leader-latch';
 import { abortedSignal, reportError, whenUsable } from './recipe-support';
 
 export type { LeaderInfo };
@@ -127,7 +127,7 @@ export class LeaderElection extends TypedEmitter<LeaderElectionEvents> {
   async leader(): Promise<LeaderInfo | null> {
     this.ensureOpen();
     for (;;) {
-      const head = queueNodes(await this.registry.getChildrenKeys(this.path))[0];
+      const head = latchNodes(await this.registry.getChildrenKeys(this.path))[0];
       if (head === undefined) {
         return null;
       }
@@ -183,13 +183,15 @@ export class LeaderElection extends TypedEmitter<LeaderElectionEvents> {
 
   private async run(stop: AbortSignal): Promise<void> {
     while (!stop.aborted) {
-      const entry = new QueueEntry(this.registry, this.path, 'candidate-', this.nodeValue, err =>
-        this.report(err),
-      );
+      const entry = new LeaderLatch(this.registry, this.path, {
+        prefix: 'candidate-',
+        value: this.nodeValue,
+        onError: err => this.report(err),
+      });
       let reason: Error = abortReason(stop);
       try {
-        await entry.open();
-        const term = await entry.awaitHead({ signal: stop });
+        await entry.start();
+        const term = await entry.acquire({ signal: stop });
         this.term = term;
         for (const waiter of this.waiters.splice(0)) {
           waiter.resolve(term);
@@ -199,12 +201,12 @@ export class LeaderElection extends TypedEmitter<LeaderElectionEvents> {
         this.emit('revoked', reason);
       } catch (err) {
         if (!stop.aborted && !isRetryable(err)) {
-          await entry.leave(reason);
+          await entry.close(reason);
           this.fail(err);
           return;
         }
       }
-      await entry.leave(reason);
+      await entry.close(reason);
       try {
         await whenUsable(this.registry, stop); // then re-campaign, at the back of the queue
       } catch {

@@ -2,18 +2,18 @@ import { hostname } from 'node:os';
 import {
   ClosedError,
   InvalidArgumentError,
+  LeadershipLostError,
   OperationTimeoutError,
   RegistryConnectionError,
   ShardlineError,
 } from '../errors';
-import { withTimeout } from '../internal/async';
+import { abortReason, withTimeout } from '../internal/async';
 import { TypedEmitter } from '../internal/typed-emitter';
 import { validateNodePath, validatePath } from '../internal/paths';
-import { GuaranteedDeletes } from './guaranteed-deletes';
 import { CacheManager } from './cache-manager';
 import { ConnectionTracker } from './connection-tracker';
 import type { RegistryDriver } from './driver';
-import { LatchAcquisition } from './leader-latch';
+import { LeaderLatch } from './leader-latch';
 import {
   DEFAULT_CONNECT_TIMEOUT_MS,
   DEFAULT_READ_CACHE_MAX_BYTES,
@@ -68,12 +68,6 @@ export class DrivenRegistryCenter
   private readonly connectTimeoutMs: number;
   private readonly requestTimeoutMs: number;
   private readonly identity = `${hostname()}@${process.pid}`;
-  /** Latch nodes whose delete failed while the session may still hold them; retried on reconnection. */
-  private readonly latchDeletes = new GuaranteedDeletes(
-    path => this.call('remove', path, () => this.driver.remove(path)),
-    () => this.tracker.state === 'CLOSED',
-    () => this.tracker.isConnected,
-  );
   private initPromise: Promise<void> | undefined;
   /** Paths already validated by `get()`, so the hot path skips the checks (bounded). */
   private readonly knownPaths = new Set<string>();
@@ -153,7 +147,6 @@ export class DrivenRegistryCenter
     }
     this.tracker.close();
     this.caches.closeAll();
-    this.latchDeletes.clear();
     try {
       await this.driver.close();
     } finally {
@@ -337,9 +330,25 @@ export class DrivenRegistryCenter
   ): Promise<T> {
     validateNodePath(latchPath);
     this.ensureOpen();
-    return new LatchAcquisition<T>(this, latchPath, this.identity, p =>
-      this.latchDeletes.remove(p),
-    ).run(callback, options);
+    const latch = new LeaderLatch(this, latchPath, {
+      value: this.identity,
+      onError: err => this.emitError(err),
+    });
+    const onAbort = (): void => latch.revoke(abortReason(options.signal));
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      await latch.start();
+      const hold = await latch.acquire(options);
+      if (options.signal?.aborted) {
+        onAbort(); // aborted between our last read and the hold
+      }
+      return await callback(hold.signal, { path: hold.path, fence: tx => hold.fence(tx) });
+    } finally {
+      options.signal?.removeEventListener('abort', onAbort);
+      await latch.close(
+        new LeadershipLostError(`latch ${latchPath} released`, { path: latchPath }),
+      );
+    }
   }
 
   // ---- internals ----
@@ -371,13 +380,6 @@ export class DrivenRegistryCenter
   private onState(state: ConnectionState): void {
     // Any state change may hide changes we were told nothing about: cached reads must go to the server.
     this.caches.invalidateAll();
-    if (state === 'RECONNECTED') {
-      this.latchDeletes.retry();
-    }
-    if (state === 'LOST') {
-      // The session is gone and its ephemeral latch nodes with it.
-      this.latchDeletes.clear();
-    }
     this.emit('connectionStateChanged', state);
   }
 
