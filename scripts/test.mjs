@@ -1,9 +1,13 @@
 #!/usr/bin/env node
-// The runner behind `npm test`: node scripts/test.mjs all|fast|zookeeper|etcd
+// The runner behind `npm test`: node scripts/test.mjs all|fast|zookeeper|etcd|topology
 //
-//   all        typecheck, lint, import cycles, then every spec (test/**/*.test.ts) — what a release and .ci/run need
+//   all        typecheck, lint, import cycles, then every spec (test/**/*.test.ts) except test/topology/ — what a
+//              release and .ci/run need
 //   fast       unit + memory backend only, for the edit loop
 //   zookeeper  test/backends/zookeeper*.test.ts      etcd  test/backends/etcd*.test.ts
+//   topology   test/topology/**/*.test.ts (`npm run test:topology`): worker processes on a 3-node ZooKeeper
+//              ensemble and a 3-member etcd cluster under server kills, restarts, pauses, lost quorum and
+//              partitions. Long (minutes), so not part of `all`; .ci/run runs it after `npm test`.
 //
 // Real servers are provisioned, never silently skipped: missing ZooKeeper/etcd binaries are installed with
 // apt-get when we are root, otherwise the run fails with one line saying what to install. Only
@@ -28,6 +32,11 @@ const SPECS = {
   fast: FAST_SPECS,
   zookeeper: ['test/backends/zookeeper*.test.ts'],
   etcd: ['test/backends/etcd*.test.ts'],
+  topology: ['test/topology/**/*.test.ts'],
+};
+/** Specs a mode's globs match but that belong to another mode (mocha --ignore). */
+const IGNORE = {
+  all: ['test/topology/**'],
 };
 
 function fail(reason) {
@@ -89,14 +98,16 @@ function aptInstall(packages) {
 async function main() {
   const mode = process.argv[2] ?? 'all';
   if (!(mode in SPECS)) {
-    fail(`unknown mode '${mode}' (use all, fast, zookeeper or etcd)`);
+    fail(`unknown mode '${mode}' (use all, fast, zookeeper, etcd or topology)`);
   }
   let specs = SPECS[mode];
 
-  const needZk = mode === 'all' || mode === 'zookeeper';
-  const needEtcd = mode === 'all' || mode === 'etcd';
+  const needZk = mode === 'all' || mode === 'zookeeper' || mode === 'topology';
+  const needEtcd = mode === 'all' || mode === 'etcd' || mode === 'topology';
   if (needZk || needEtcd) {
-    if (process.env.SHARDLINE_SKIP_SERVERS === '1') {
+    if (process.env.SHARDLINE_SKIP_SERVERS === '1' && mode === 'topology') {
+      fail('SHARDLINE_SKIP_SERVERS=1: the topology specs need real ZooKeeper and etcd servers');
+    } else if (process.env.SHARDLINE_SKIP_SERVERS === '1') {
       const bar = '!'.repeat(100);
       console.error(
         `${bar}\n!!! SHARDLINE_SKIP_SERVERS=1: ZooKeeper and etcd specs are NOT run; only unit + memory specs.\n` +
@@ -137,7 +148,8 @@ async function main() {
   // The reporter also writes its closing line here, so a mocha that dies before reporting is detected.
   const summaryDir = mkdtempSync(join(tmpdir(), 'shardline-summary-'));
   const summaryFile = join(summaryDir, 'summary');
-  const code = await run(bin('mocha'), specs, {
+  const ignore = (IGNORE[mode] ?? []).flatMap(glob => ['--ignore', glob]);
+  const code = await run(bin('mocha'), [...ignore, ...specs], {
     ...process.env,
     SHARDLINE_SUMMARY_FILE: summaryFile,
   });
