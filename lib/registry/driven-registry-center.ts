@@ -27,6 +27,7 @@ import type {
   LeaderCallback,
   NodeStat,
   RegistryListener,
+  RequestObserver,
   TreeCache,
   Unsubscribe,
 } from './registry-center';
@@ -69,6 +70,7 @@ export class DrivenRegistryCenter
   private readonly requestTimeoutMs: number;
   private readonly identity = `${hostname()}@${process.pid}`;
   private initPromise: Promise<void> | undefined;
+  private readonly requestObservers = new Set<RequestObserver>();
   /** Paths already validated by `get()`, so the hot path skips the checks (bounded). */
   private readonly knownPaths = new Set<string>();
   readonly hasCredentials: boolean;
@@ -269,10 +271,13 @@ export class DrivenRegistryCenter
     this.ensureOpen();
     try {
       // The deadline applies to each step of the removal, not to the whole subtree, whatever its size.
-      return await withProgressTimeout(
-        progress => this.driver.remove(path, progress),
-        this.requestTimeoutMs,
-        `remove(${path}), a step of the subtree removal,`,
+      return await this.observed(
+        'remove',
+        withProgressTimeout(
+          progress => this.driver.remove(path, progress),
+          this.requestTimeoutMs,
+          `remove(${path}), a step of the subtree removal,`,
+        ),
       );
     } finally {
       this.caches.invalidate(path, true);
@@ -396,10 +401,40 @@ export class DrivenRegistryCenter
     }
   }
 
+  observeRequests(observer: RequestObserver): Unsubscribe {
+    this.requestObservers.add(observer);
+    return () => {
+      this.requestObservers.delete(observer);
+    };
+  }
+
   private call<T>(name: string, path: string | undefined, fn: () => Promise<T>): Promise<T> {
     this.ensureOpen();
     const what = path === undefined ? name : `${name}(${path})`;
-    return withTimeout(fn(), this.requestTimeoutMs, what);
+    return this.observed(name, withTimeout(fn(), this.requestTimeoutMs, what));
+  }
+
+  /** Reports the request's duration to the observers (when there are any) as it settles. */
+  private observed<T>(op: string, request: Promise<T>): Promise<T> {
+    if (this.requestObservers.size === 0) {
+      return request;
+    }
+    const started = performance.now();
+    const report = (failed: boolean): void => {
+      const durationMs = performance.now() - started;
+      for (const observer of this.requestObservers) {
+        try {
+          observer(op, durationMs, failed);
+        } catch {
+          // An observer's bug must not fail the request it watches.
+        }
+      }
+    };
+    request.then(
+      () => report(false),
+      () => report(true),
+    );
+    return request;
   }
 
   private ensureOpen(): void {

@@ -85,6 +85,13 @@ export interface CoordinatorRegistryCenter {
   ): Promise<T>;
   executeInTransaction(build: (tx: TransactionBuilder) => void): Promise<void>;
 
+  /**
+   * Calls `observer` after each round trip this client makes (not for answers from a cache), with the
+   * operation's method name (`getDirectly`, `persist`, `executeInTransaction`, …), its duration and
+   * whether it failed. For metrics; returns the unsubscribe function. Costs nothing while nobody observes.
+   */
+  observeRequests(observer: RequestObserver): Unsubscribe;
+
   on(event: 'connectionStateChanged', listener: (state: ConnectionState) => void): this;
   off(event: 'connectionStateChanged', listener: (state: ConnectionState) => void): this;
   on(event: 'error', listener: (err: Error) => void): this;
@@ -198,6 +205,8 @@ export interface TreeCache {
 }
 
 export type RegistryListener = (event: RegistryEvent) => void;
+/** See `observeRequests`. Called synchronously as the request settles; must not throw. */
+export type RequestObserver = (op: string, durationMs: number, failed: boolean) => void;
 export type Unsubscribe = () => void;
 
 /**
