@@ -5,6 +5,7 @@ import { EventQueue } from '../harness/events';
 import { ms } from '../harness/timing';
 import type { BackendFactory } from './backend-factory';
 import { Clients, queueOf } from './clients';
+import { expectSuccessorOnlyWakes } from './latch-trace';
 import type { ConnectionState } from '../../lib/registry/registry-center';
 
 /** executeInLeader: mutual exclusion, FIFO handover, release in every path, abort signal, fencing. */
@@ -47,6 +48,29 @@ export function describeLeaderLatchContract(factory: BackendFactory): void {
         [],
         'every latch node released',
       );
+    });
+
+    it('wakes only the successor of a removed node (no herd); a middle waiter leaving re-links its successor', async () => {
+      const registries = await Promise.all([0, 1, 2, 3].map(() => clients.connect()));
+      await expectSuccessorOnlyWakes(
+        '/herd',
+        i => {
+          const released = new Deferred<void>();
+          const stop = new AbortController();
+          return {
+            done: registries[i]!.executeInLeader('/herd', () => released.promise, {
+              signal: stop.signal,
+            }).then(
+              () => null,
+              (e: unknown) => e,
+            ),
+            leave: () => stop.abort(new Error('left the queue')),
+            release: () => released.resolve(),
+          };
+        },
+        ms(factory.sessionTimeoutMs * 2),
+      );
+      expect(await registries[0]!.getChildrenKeys('/herd')).to.deep.equal([]);
     });
 
     it('releases the latch when the callback throws', async () => {
