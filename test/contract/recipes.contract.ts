@@ -25,6 +25,7 @@ import { EventQueue } from '../harness/events';
 import { ms } from '../harness/timing';
 import type { BackendFactory } from './backend-factory';
 import { Clients, queueOf } from './clients';
+import { expectSuccessorOnlyWakes } from './latch-trace';
 
 /** Same object, with some members replaced (to make a recipe miss a watch or read a stale version). */
 function withOverrides(
@@ -139,6 +140,30 @@ export function describeRecipesContract(factory: BackendFactory): void {
         await lockC.release();
       });
 
+      it('wakes only the successor of a released or abandoned acquisition (no herd)', async () => {
+        const registries = await Promise.all([0, 1, 2, 3].map(() => clients.connect()));
+        await expectSuccessorOnlyWakes(
+          '/locks/herd',
+          i => {
+            const lock = track(createLock(registries[i]!, '/locks/herd'));
+            const released = new Deferred<void>();
+            const stop = new AbortController();
+            return {
+              done: settle(
+                lock.acquire({ signal: stop.signal }).then(async () => {
+                  await released.promise;
+                  await lock.release();
+                }),
+              ),
+              leave: () => stop.abort(new Error('left the queue')),
+              release: () => released.resolve(),
+            };
+          },
+          ms(T * 2),
+        );
+        expect(await registries[0]!.getChildrenKeys('/locks/herd')).to.deep.equal([]);
+      });
+
       it('times out with LockTimeoutError naming the path and the holder', async () => {
         const [a, b] = await Promise.all([clients.connect(), clients.connect()]);
         const held = track(createLock(a, '/locks/t', { holderId: 'holder-a' }));
@@ -200,6 +225,34 @@ export function describeRecipesContract(factory: BackendFactory): void {
     });
 
     describe('leader election', () => {
+      it('wakes only the successor of a resigned candidate (no herd)', async () => {
+        const registries = await Promise.all([0, 1, 2, 3].map(() => clients.connect()));
+        await expectSuccessorOnlyWakes(
+          '/elect/herd',
+          i => {
+            const election = track(
+              createLeaderElection(registries[i]!, '/elect/herd', { candidateId: `c${i}` }),
+            );
+            const released = new Deferred<void>();
+            let resigning = Promise.resolve();
+            return {
+              done: settle(
+                election.campaign().then(async () => {
+                  await released.promise;
+                  await election.resign();
+                }),
+              ).then(() => resigning),
+              leave: () => {
+                resigning = election.resign();
+              },
+              release: () => released.resolve(),
+            };
+          },
+          ms(T * 2),
+        );
+        expect(await registries[0]!.getChildrenKeys('/elect/herd')).to.deep.equal([]);
+      });
+
       it('elects one leader among N, reports it everywhere, and hands over on resign in queue order', async () => {
         const registries = await Promise.all([
           clients.connect(),
