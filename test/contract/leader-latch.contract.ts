@@ -168,6 +168,44 @@ export function describeLeaderLatchContract(factory: BackendFactory): void {
       await run;
     });
 
+    it('deletes its node once the connection is back when the release failed while cut (guaranteed delete)', async () => {
+      const c = await clients.cuttable();
+      const observer = await clients.connect();
+      const states = queueOf<ConnectionState>(push =>
+        c.registry.on('connectionStateChanged', push),
+      );
+      const held = new Deferred<void>();
+      const release = new Deferred<void>();
+      const run = c.registry.executeInLeader('/latch', async () => {
+        held.resolve();
+        await release.promise;
+      });
+      await held.promise;
+      const removed = new EventQueue<string>();
+      const unwatch = await observer.watch('/latch', e => {
+        if (e.type === 'removed') {
+          removed.push(e.path);
+        }
+      });
+      c.cut();
+      await states.takeUntil(s => s === 'SUSPENDED', ms(factory.sessionTimeoutMs * 2), 'SUSPENDED');
+      release.resolve();
+      await run; // the delete failed: queued for the reconnection
+      expect(await observer.getChildrenKeys('/latch')).to.have.length(1, 'node kept while cut');
+      c.heal();
+      const [state] = (
+        await states.takeUntil(
+          s => s === 'RECONNECTED' || s === 'LOST',
+          ms(factory.sessionTimeoutMs * 2),
+          'RECONNECTED',
+        )
+      ).slice(-1);
+      expect(state).to.equal('RECONNECTED');
+      await removed.take(ms(factory.sessionTimeoutMs * 2), 'the latch node deleted');
+      unwatch();
+      expect(await observer.getChildrenKeys('/latch')).to.deep.equal([]);
+    });
+
     it('aborts waiting and the held signal through the caller’s signal', async () => {
       const r = await clients.connect();
       const controller = new AbortController();
