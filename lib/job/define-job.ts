@@ -1,17 +1,17 @@
 import { ConfigurationError } from '../errors';
 import {
-  parseItemParameters,
-  validateJobConfig,
-  type JobConfig,
-  type StrategyName,
-} from './job-config';
-import { formatValue } from './job-config-schema';
-import {
-  DEFAULT_RETRY_POLICY,
-  JOB_CONFIG_SCHEMA_VERSION,
+  JOB_CONFIG_KEYS,
   JOB_TYPES,
   STRATEGY_NAMES,
-} from './job-config-types';
+  formatValue,
+  parseItemParameters,
+  resolveJobConfig,
+  type JobConfig,
+  type JobConfigInput,
+  type JobType,
+  type StrategyName,
+} from './job-config';
+import { fieldSchema, oneOf } from './job-config-schema';
 import { runDataflow } from './kinds/dataflow-kind';
 import type { ShardingContext } from './kinds/sharding-context';
 import { runScript } from './kinds/script-kind';
@@ -21,27 +21,23 @@ import type { ShardingStrategyFunction } from './sharding/sharding-strategy';
 export type { ShardingContext } from './kinds/sharding-context';
 export type { ShardingStrategyFunction } from './sharding/sharding-strategy';
 
-interface JobOptionsBase {
-  /** Job name: 1-128 of letters, digits, '.', '_', '-', starting with a letter or digit. */
-  name: string;
-  /** 6-field (with seconds) or 5-field cron; omit for a one-off job that runs only when triggered. */
-  cron?: string;
-  timeZone?: string;
-  shardingTotalCount?: number;
+/** The configuration fields of one kind only (the other kinds store false / null). */
+type KindField = 'streaming' | 'command';
+
+/**
+ * The options every kind takes: the configuration fields (rules and defaults as the schema states them),
+ * with friendlier forms for two, and `overwrite`.
+ */
+interface JobOptionsBase extends Omit<
+  JobConfigInput,
+  'schemaVersion' | 'type' | KindField | 'strategy' | 'shardingItemParameters'
+> {
+  /** "0=Beijing,1=Shanghai" or `{ 0: 'Beijing', 1: 'Shanghai' }`. */
   shardingItemParameters?: string | Record<string | number, string>;
-  jobParameter?: string;
-  failover?: boolean;
-  misfire?: boolean;
-  monitorExecution?: boolean;
+  /** A built-in strategy or your own function (stored as 'CUSTOM'). */
   strategy?: StrategyName | ShardingStrategyFunction;
   /** Write this definition's configuration even when the registry already holds one. */
   overwrite?: boolean;
-  disabled?: boolean;
-  description?: string;
-  maxTimeDiffSeconds?: number;
-  reconcileIntervalMinutes?: number;
-  timeoutMs?: number;
-  retry?: { attempts?: number; backoffMs?: number; maxBackoffMs?: number };
 }
 
 export interface SimpleJobOptions extends JobOptionsBase {
@@ -83,31 +79,18 @@ export interface JobDefinition {
 
 const BRAND = Symbol.for('shardline.JobDefinition');
 
-const BASE_KEYS = [
-  'name',
-  'type',
-  'cron',
-  'timeZone',
-  'shardingTotalCount',
-  'shardingItemParameters',
-  'jobParameter',
-  'failover',
-  'misfire',
-  'monitorExecution',
-  'strategy',
-  'overwrite',
-  'disabled',
-  'description',
-  'maxTimeDiffSeconds',
-  'reconcileIntervalMinutes',
-  'timeoutMs',
-  'retry',
-];
-const KIND_KEYS: Record<string, readonly string[]> = {
+/** Options of one kind: its handlers and the configuration fields only it uses. */
+const KIND_OPTIONS: Record<JobType, readonly string[]> = {
   simple: ['execute'],
   dataflow: ['fetchData', 'processData', 'streaming'],
   script: ['command'],
 };
+const KIND_FIELDS: ReadonlySet<string> = new Set<KindField>(['streaming', 'command']);
+/** Options every kind takes: the configuration fields a definition sets, and `overwrite`. */
+const COMMON_OPTIONS: readonly string[] = [
+  ...JOB_CONFIG_KEYS.filter(key => key !== 'schemaVersion' && !KIND_FIELDS.has(key)),
+  'overwrite',
+];
 
 function fail(field: string, message: string): never {
   throw new ConfigurationError(`${field}: ${message}`, field);
@@ -143,17 +126,12 @@ export function defineJob<T = unknown>(
   }
   const raw = options as unknown as Record<string, unknown>;
   // Only `undefined` means "use the default": an explicit null is validated like any other value.
-  const opt = (key: string, fallback: unknown): unknown =>
-    raw[key] === undefined ? fallback : raw[key];
-  const type = opt('type', 'simple');
-  if (!(JOB_TYPES as readonly unknown[]).includes(type)) {
-    fail(
-      'type',
-      `must be one of ${JOB_TYPES.map(t => `'${t}'`).join(', ')}, got ${JSON.stringify(type)}`,
-    );
+  const type = fieldSchema('type').safeParse(raw.type);
+  if (!type.success) {
+    fail('type', `${oneOf(JOB_TYPES)}, got ${formatValue(raw.type)}`);
   }
-  const kind = type as JobConfig['type'];
-  const allowed = new Set([...BASE_KEYS, ...(KIND_KEYS[kind] ?? [])]);
+  const kind = type.data;
+  const allowed = new Set([...COMMON_OPTIONS, ...KIND_OPTIONS[kind]]);
   for (const key of Object.keys(raw)) {
     if (!allowed.has(key) && raw[key] !== undefined) {
       fail(key, `unknown option for a ${kind} job`);
@@ -175,7 +153,7 @@ export function defineJob<T = unknown>(
   ) {
     fail(
       'strategy',
-      `must be one of ${STRATEGY_NAMES.map(n => `'${n}'`).join(', ')} or a strategy function ` +
+      `${oneOf(STRATEGY_NAMES)} or a strategy function ` +
         `(instances, totalCount, jobName) => Map<instanceId, items>, got ${formatValue(strategyOption)}` +
         (strategyOption === 'CUSTOM'
           ? " ('CUSTOM' is what the stored configuration records for a function: pass the function)"
@@ -184,41 +162,22 @@ export function defineJob<T = unknown>(
   }
   const custom =
     typeof strategyOption === 'function' ? (strategyOption as ShardingStrategyFunction) : undefined;
-  const overwrite = opt('overwrite', false);
+  const overwrite = raw.overwrite === undefined ? false : raw.overwrite;
   if (typeof overwrite !== 'boolean') {
-    fail('overwrite', `must be a boolean, got ${JSON.stringify(overwrite)}`);
+    fail('overwrite', `must be a boolean, got ${formatValue(overwrite)}`);
   }
-  const total = opt('shardingTotalCount', 1);
+  // Items are checked against the count; an invalid count is the schema's to report.
+  const total = fieldSchema('shardingTotalCount').safeParse(raw.shardingTotalCount);
   const itemInput = raw.shardingItemParameters;
-  const itemParameters =
-    itemInput === undefined || typeof total !== 'number' || !Number.isInteger(total) || total < 1
-      ? {}
-      : parseItemParameters(itemInput as string | Record<string, string>, total);
-  const retry = opt('retry', {});
-  const config = validateJobConfig({
-    schemaVersion: JOB_CONFIG_SCHEMA_VERSION,
-    name: raw.name,
+  const config = resolveJobConfig({
+    ...Object.fromEntries(JOB_CONFIG_KEYS.map(key => [key, raw[key]])),
+    schemaVersion: undefined,
     type: kind,
-    cron: opt('cron', null),
-    timeZone: opt('timeZone', 'UTC'),
-    shardingTotalCount: total,
-    shardingItemParameters: itemParameters,
-    jobParameter: opt('jobParameter', ''),
-    failover: opt('failover', false),
-    misfire: opt('misfire', true),
-    monitorExecution: opt('monitorExecution', true),
-    strategy: custom === undefined ? (strategyOption ?? 'AVG_ALLOCATION') : 'CUSTOM',
-    disabled: opt('disabled', false),
-    description: opt('description', ''),
-    maxTimeDiffSeconds: opt('maxTimeDiffSeconds', -1),
-    reconcileIntervalMinutes: opt('reconcileIntervalMinutes', 10),
-    timeoutMs: opt('timeoutMs', 0),
-    retry:
-      typeof retry === 'object' && retry !== null && !Array.isArray(retry)
-        ? { ...DEFAULT_RETRY_POLICY, ...retry }
-        : retry,
-    streaming: kind === 'dataflow' ? opt('streaming', false) : false,
-    command: kind === 'script' ? opt('command', null) : null,
+    strategy: custom === undefined ? strategyOption : 'CUSTOM',
+    shardingItemParameters:
+      itemInput === undefined || !total.success
+        ? undefined
+        : parseItemParameters(itemInput as string | Record<string, string>, total.data),
   });
   return createDefinition(config, overwrite, custom, options);
 }

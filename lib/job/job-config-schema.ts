@@ -1,160 +1,164 @@
 import { z } from 'zod';
 import { ConfigurationError } from '../errors';
-import {
-  JOB_CONFIG_KEYS,
-  JOB_CONFIG_SCHEMA_VERSION,
-  JOB_TYPES,
-  MAX_CONFIG_BYTES,
-  MAX_SHARDING_TOTAL_COUNT,
-  SAFE_NODE_NAME,
-  STRATEGY_NAMES,
-  type JobConfig,
-  type JobType,
-  type StrategyName,
-} from './job-config-types';
 import { validateCron, validateTimeZone } from './scheduler/cron';
 
 /**
- * The zod schema of the stored configuration and the mapping of its issues to messages that name the field
- * (`shardingTotalCount: must be an integer ≥ 1 and ≤ 10000, got 0`). Internal to `job-config.ts` (pure).
+ * The job configuration, stated once (pure). Every field is a real zod type carrying three things: what
+ * is valid, its rule in words (`.describe`: the message of every issue on the field, e.g.
+ * `shardingTotalCount: must be an integer ≥ 1 and ≤ 10000, got 0`) and, where a definition may leave it
+ * out, its default. Everything else is derived from {@link jobConfigSchema}: the `JobConfig` type, the
+ * stored key order, the defaults `defineJob` applies, and the stored form, which is the same schema with
+ * every default removed — a stored configuration states every field. Rules that tie fields together
+ * (cron in its zone, kind-specific fields, failover needs monitorExecution, item keys below the count) are
+ * one refinement that runs once every field is valid. `job-config.ts` turns issues into messages.
  */
+
+export const JOB_CONFIG_SCHEMA_VERSION = 1;
+export const MAX_SHARDING_TOTAL_COUNT = 10000;
+/** Largest serialised configuration accepted (registry nodes are limited to about 1 MB). */
+export const MAX_CONFIG_BYTES = 512 * 1024;
+/** A job name, instance id or other single node name: letters, digits, '.', '_', '-'; ≤ 128 characters. */
+export const SAFE_NODE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 const MAX_TIMER_MS = 2_147_483_647;
 const MAX_TEXT = 65536;
 
-const isInt = (v: unknown, min: number, max: number): v is number =>
-  typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
-const isText = (v: unknown, max = MAX_TEXT): v is string =>
-  typeof v === 'string' && v.length <= max;
-const isBool = (v: unknown): v is boolean => typeof v === 'boolean';
-const rule = <T>(ok: (v: unknown) => boolean, message: string): z.ZodType<T> =>
-  z.custom<T>(ok, { message });
-const oneOf = (values: readonly string[]): string =>
+const jobTypeSchema = z.enum(['simple', 'dataflow', 'script']);
+const strategyNameSchema = z.enum(['AVG_ALLOCATION', 'ODEVITY', 'ROUND_ROBIN']);
+/** What the stored configuration records: a built-in name, or 'CUSTOM' for a definition's function. */
+const storedStrategySchema = z.enum([...strategyNameSchema.options, 'CUSTOM']);
+
+export type JobType = z.infer<typeof jobTypeSchema>;
+export type StrategyName = z.infer<typeof strategyNameSchema>;
+export const JOB_TYPES: readonly JobType[] = jobTypeSchema.options;
+export const STRATEGY_NAMES: readonly StrategyName[] = strategyNameSchema.options;
+
+/** `must be one of 'a', 'b'`: the rule of an enumeration. */
+export const oneOf = (values: readonly string[]): string =>
   `must be one of ${values.map(v => `'${v}'`).join(', ')}`;
 
-const retrySchema = z.strictObject({
-  attempts: rule<number>(v => isInt(v, 1, 100), 'must be an integer from 1 to 100'),
-  backoffMs: rule<number>(v => isInt(v, 0, MAX_TIMER_MS), 'must be an integer ≥ 0 (milliseconds)'),
-  maxBackoffMs: rule<number>(
-    v => isInt(v, 0, MAX_TIMER_MS),
-    'must be an integer ≥ 0 (milliseconds)',
-  ),
+/** The field's rule, in words; the message of every issue on it. */
+const rule = <T extends z.ZodType>(schema: T, words: string): T => schema.describe(words);
+const int = (min: number, max: number): z.ZodNumber => z.int().min(min).max(max);
+const flag = (): z.ZodBoolean => rule(z.boolean(), 'must be a boolean');
+const millis = (words: string): z.ZodNumber => rule(int(0, MAX_TIMER_MS), words);
+
+const retryPolicySchema = z.strictObject({
+  /** All tries of one item within one fire (1 = no retry). */
+  attempts: rule(int(1, 100), 'must be an integer from 1 to 100').default(1),
+  /** Delay before the first retry; doubles for each further one. */
+  backoffMs: millis('must be an integer ≥ 0 (milliseconds)').default(1000),
+  /** Cap of the doubling delay. */
+  maxBackoffMs: millis('must be an integer ≥ 0 (milliseconds)').default(30000),
 });
 
-const configSchema = z.strictObject({
-  schemaVersion: rule<1>(
-    v => v === JOB_CONFIG_SCHEMA_VERSION,
+/** The configuration as a definition gives it: fields with a default may be left out (`undefined`). */
+const jobConfigObject = z.strictObject({
+  schemaVersion: rule(
+    z.literal(JOB_CONFIG_SCHEMA_VERSION),
     `must be ${JOB_CONFIG_SCHEMA_VERSION}`,
-  ),
-  name: rule<string>(
-    v => typeof v === 'string' && SAFE_NODE_NAME.test(v),
+  ).default(JOB_CONFIG_SCHEMA_VERSION),
+  /** Job name: 1-128 of letters, digits, '.', '_', '-', starting with a letter or digit. */
+  name: rule(
+    z.string().regex(SAFE_NODE_NAME),
     "must be 1-128 characters of letters, digits, '.', '_' or '-', starting with a letter or digit",
   ),
-  type: rule<JobType>(v => (JOB_TYPES as readonly unknown[]).includes(v), oneOf(JOB_TYPES)),
-  cron: rule<string | null>(
-    v => v === null || (isText(v, 1024) && v.trim() !== ''),
+  type: rule(jobTypeSchema, oneOf(JOB_TYPES)).default('simple'),
+  /** 6-field (with seconds) or 5-field cron; null = one-off job that runs only when triggered. */
+  cron: rule(
+    z
+      .string()
+      .max(1024)
+      .refine(v => v.trim() !== '')
+      .nullable(),
     'must be a cron expression or null',
-  ),
-  timeZone: rule<string>(v => isText(v, 128) && v !== '', 'must be an IANA time zone name'),
-  shardingTotalCount: rule<number>(
-    v => isInt(v, 1, MAX_SHARDING_TOTAL_COUNT),
+  ).default(null),
+  /** IANA zone the cron is evaluated in. */
+  timeZone: rule(z.string().min(1).max(128), 'must be an IANA time zone name').default('UTC'),
+  shardingTotalCount: rule(
+    int(1, MAX_SHARDING_TOTAL_COUNT),
     `must be an integer ≥ 1 and ≤ ${MAX_SHARDING_TOTAL_COUNT}`,
-  ),
-  shardingItemParameters: rule<Record<string, string>>(
-    v =>
-      typeof v === 'object' &&
-      v !== null &&
-      !Array.isArray(v) &&
-      Object.values(v).every(p => isText(p)),
+  ).default(1),
+  /**
+   * Keys "0".."n-1" only (canonical decimal). They are array-index keys, so every object lists them in
+   * ascending order whatever order they were written in.
+   */
+  shardingItemParameters: rule(
+    z.record(z.string(), z.string().max(MAX_TEXT)),
     'must be an object of item → string',
+  ).default({}),
+  jobParameter: rule(
+    z.string().max(MAX_TEXT),
+    `must be a string of at most ${MAX_TEXT} characters`,
+  ).default(''),
+  failover: flag().default(false),
+  misfire: flag().default(true),
+  monitorExecution: flag().default(true),
+  strategy: rule(storedStrategySchema, oneOf(storedStrategySchema.options)).default(
+    'AVG_ALLOCATION',
   ),
-  jobParameter: rule<string>(v => isText(v), `must be a string of at most ${MAX_TEXT} characters`),
-  failover: rule<boolean>(isBool, 'must be a boolean'),
-  misfire: rule<boolean>(isBool, 'must be a boolean'),
-  monitorExecution: rule<boolean>(isBool, 'must be a boolean'),
-  strategy: rule<StrategyName | 'CUSTOM'>(
-    v => ([...STRATEGY_NAMES, 'CUSTOM'] as unknown[]).includes(v),
-    oneOf([...STRATEGY_NAMES, 'CUSTOM']),
+  disabled: flag().default(false),
+  description: rule(z.string().max(4096), 'must be a string of at most 4096 characters').default(
+    '',
   ),
-  disabled: rule<boolean>(isBool, 'must be a boolean'),
-  description: rule<string>(v => isText(v, 4096), 'must be a string of at most 4096 characters'),
-  maxTimeDiffSeconds: rule<number>(
-    v => isInt(v, -1, 86400),
+  /** Largest tolerated clock difference to the registry; -1 = unchecked. */
+  maxTimeDiffSeconds: rule(
+    int(-1, 86400),
     'must be -1 (unchecked) or an integer from 0 to 86400',
-  ),
-  reconcileIntervalMinutes: rule<number>(
-    v => isInt(v, 0, 10080),
+  ).default(-1),
+  /** How often the leader checks the assignment; 0 = off. */
+  reconcileIntervalMinutes: rule(
+    int(0, 10080),
     'must be 0 (off) or an integer from 1 to 10080',
-  ),
-  timeoutMs: rule<number>(
-    v => isInt(v, 0, MAX_TIMER_MS),
-    'must be 0 (none) or an integer ≥ 1 (milliseconds)',
-  ),
-  retry: retrySchema,
-  streaming: rule<boolean>(isBool, 'must be a boolean'),
-  command: rule<string | null>(v => v === null || isText(v, 4096), 'must be a string or null'),
+  ).default(10),
+  /** Per item; 0 = none. */
+  timeoutMs: millis('must be 0 (none) or an integer ≥ 1 (milliseconds)').default(0),
+  retry: rule(
+    retryPolicySchema,
+    'must be an object of attempts, backoffMs and maxBackoffMs',
+  ).prefault({}),
+  /** Dataflow only; false for other kinds. */
+  streaming: flag().default(false),
+  /** Script only (non-empty); null for other kinds. */
+  command: rule(z.string().max(4096).nullable(), 'must be a string or null').default(null),
 });
 
-export interface Issue {
-  field: string;
-  message: string;
+/** Retries of one item within one fire. `attempts` counts all tries (1 = no retry); delays double from `backoffMs` up to `maxBackoffMs`. */
+export type RetryPolicy = z.output<typeof retryPolicySchema>;
+/** The stored configuration: JSON at /{job}/config, every field explicit. */
+export type JobConfig = z.output<typeof jobConfigObject>;
+/** A configuration with the fields that have a default left out. */
+export type JobConfigInput = z.input<typeof jobConfigObject>;
+
+/** The order in which fields are stored (stable output for diffs and operators). */
+export const JOB_CONFIG_KEYS: readonly (keyof JobConfig)[] = jobConfigObject.keyof().options;
+
+export const DEFAULT_RETRY_POLICY: Readonly<RetryPolicy> = Object.freeze(
+  retryPolicySchema.parse({}),
+);
+
+/** The schema of one field (for a definition that checks a field before the rest, e.g. the job kind). */
+export function fieldSchema<K extends keyof JobConfig>(key: K): (typeof jobConfigObject.shape)[K] {
+  return jobConfigObject.shape[key];
 }
 
-/**
- * The value as the user would write it, cut at 60 characters. Numbers JSON cannot carry (`NaN`, `Infinity`,
- * `-Infinity`) and bigints are written as JavaScript writes them — JSON.stringify would say `null` or throw.
- */
-export function formatValue(value: unknown): string {
-  if (typeof value === 'string') {
-    return JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value);
-  }
-  if ((typeof value === 'number' && !Number.isFinite(value)) || typeof value === 'bigint') {
-    return typeof value === 'bigint' ? `${value}n` : String(value);
-  }
-  const text = JSON.stringify(value) ?? String(value);
-  return text.length > 60 ? `${text.slice(0, 60)}…` : text;
-}
-
-function schemaIssues(input: unknown): Issue[] {
-  const parsed = configSchema.safeParse(input, { reportInput: true });
-  if (parsed.success) {
-    return crossFieldIssues(parsed.data);
-  }
-  return parsed.error.issues.map(issue => {
-    const field = issue.path.map(String).join('.');
-    if (issue.code === 'unrecognized_keys') {
-      const keys = issue.keys.map(k => (field === '' ? k : `${field}.${k}`));
-      return { field: keys[0] ?? field, message: `${keys.join(', ')}: unknown field` };
-    }
-    if (field === '') {
-      return {
-        field: 'config',
-        message: `config: must be an object, got ${formatValue(issue.input)}`,
-      };
-    }
-    if (issue.input === undefined) {
-      return { field, message: `${field}: is missing (${issue.message})` };
-    }
-    return { field, message: `${field}: ${issue.message}, got ${formatValue(issue.input)}` };
-  });
-}
-
-function crossFieldIssues(c: JobConfig): Issue[] {
-  const issues: Issue[] = [];
+/** The rules that tie fields together: they run only once every field is valid on its own. */
+function crossFieldRules(c: JobConfig, ctx: z.RefinementCtx<JobConfig>): void {
+  // `stated`: the message is complete as it stands (no ", got <value>" appended).
   const add = (field: string, message: string): void => {
-    issues.push({ field, message: `${field}: ${message}` });
+    ctx.addIssue({ code: 'custom', path: field.split('.'), message, params: { stated: true } });
   };
-  for (const key of Object.keys(c.shardingItemParameters)) {
-    if (!/^(0|[1-9]\d*)$/.test(key) || Number(key) >= c.shardingTotalCount) {
-      add(
-        'shardingItemParameters',
-        `item ${JSON.stringify(key)} is not in 0..${c.shardingTotalCount - 1}`,
-      );
-      break;
-    }
+  const badItem = Object.keys(c.shardingItemParameters).find(
+    key => !/^(0|[1-9]\d*)$/.test(key) || Number(key) >= c.shardingTotalCount,
+  );
+  if (badItem !== undefined) {
+    add(
+      'shardingItemParameters',
+      `item ${JSON.stringify(badItem)} is not in 0..${c.shardingTotalCount - 1}`,
+    );
   }
   try {
-    validateTimeZone(c.timeZone);
+    validateTimeZone(c.timeZone); // the zone first: the cron is read in it
     if (c.cron !== null) {
       validateCron(c.cron, c.timeZone);
     }
@@ -162,7 +166,11 @@ function crossFieldIssues(c: JobConfig): Issue[] {
     if (!(err instanceof ConfigurationError)) {
       throw err;
     }
-    issues.push({ field: err.field ?? 'cron', message: err.message });
+    const field = err.field ?? 'cron';
+    add(
+      field,
+      err.message.startsWith(`${field}: `) ? err.message.slice(field.length + 2) : err.message,
+    );
   }
   if (c.streaming && c.type !== 'dataflow') {
     add('streaming', `must be false for a ${c.type} job (streaming is for dataflow jobs)`);
@@ -187,39 +195,77 @@ function crossFieldIssues(c: JobConfig): Issue[] {
       `must be ≥ retry.backoffMs (${c.retry.backoffMs}), got ${c.retry.maxBackoffMs}`,
     );
   }
-  return issues;
 }
 
-function copyConfig(c: JobConfig): JobConfig {
-  const itemParameters: Record<string, string> = {};
-  for (const key of Object.keys(c.shardingItemParameters).sort((a, b) => Number(a) - Number(b))) {
-    itemParameters[key] = c.shardingItemParameters[key] as string;
+const whenFieldsValid = {
+  when: (payload: z.core.ParsePayload): boolean => payload.issues.length === 0,
+};
+
+/** The same schema with every default removed, keeping strictness: nothing may be left out. */
+function withoutDefaults(schema: z.ZodType): z.ZodType {
+  if (schema instanceof z.ZodDefault || schema instanceof z.ZodPrefault) {
+    return withoutDefaults((schema as z.ZodDefault<z.ZodType>).unwrap());
   }
-  const out: Record<string, unknown> = {};
-  for (const key of JOB_CONFIG_KEYS) {
-    out[key] = c[key];
+  if (schema instanceof z.ZodObject) {
+    const fields = Object.entries((schema as z.ZodObject<Record<string, z.ZodType>>).shape);
+    return z.strictObject(Object.fromEntries(fields.map(([k, s]) => [k, withoutDefaults(s)])));
   }
-  out.shardingItemParameters = itemParameters;
-  out.retry = {
-    attempts: c.retry.attempts,
-    backoffMs: c.retry.backoffMs,
-    maxBackoffMs: c.retry.maxBackoffMs,
-  };
-  return out as unknown as JobConfig;
+  return schema;
 }
 
-export function checkJobConfig(
-  input: unknown,
-): { config: JobConfig; issues: [] } | { config: undefined; issues: Issue[] } {
-  const issues = schemaIssues(input);
-  if (issues.length > 0) {
-    return { config: undefined, issues };
+/** A definition's configuration: defaults fill what it leaves out. */
+export const jobConfigSchema = jobConfigObject.superRefine(crossFieldRules, whenFieldsValid);
+
+/**
+ * A stored configuration: every field present, none unknown. (Removing the defaults changes what may be
+ * left out, not what a successful parse returns: still a `JobConfig`.)
+ */
+export const storedJobConfigSchema = (
+  withoutDefaults(jobConfigObject) as z.ZodType<JobConfig>
+).superRefine(crossFieldRules, whenFieldsValid);
+
+/**
+ * Where an issue at `path` belongs: the field whose rule applies (the path down to the first field that
+ * is not itself an object of fields, so an item of `shardingItemParameters` is reported on that field)
+ * and that rule in words.
+ */
+export function fieldOf(path: readonly PropertyKey[]): {
+  path: string[];
+  rule: string | undefined;
+} {
+  let schema: z.ZodType = jobConfigObject;
+  const field: string[] = [];
+  for (const segment of path) {
+    const object = unwrap(schema);
+    if (!(object instanceof z.ZodObject)) {
+      break;
+    }
+    const next = (object.shape as Record<string, z.ZodType | undefined>)[String(segment)];
+    if (next === undefined) {
+      break;
+    }
+    field.push(String(segment));
+    schema = next;
   }
-  const config = copyConfig(input as JobConfig);
-  const bytes = Buffer.byteLength(JSON.stringify(config));
-  if (bytes > MAX_CONFIG_BYTES) {
-    const message = `config: serialised configuration is ${bytes} bytes, more than the ${MAX_CONFIG_BYTES} allowed`;
-    return { config: undefined, issues: [{ field: 'config', message }] };
-  }
-  return { config, issues: [] };
+  return { path: field, rule: ruleOf(schema) };
+}
+
+/** One wrapper (default, prefault, nullable) off, or the schema itself when it wraps nothing. */
+function inner(schema: z.ZodType): z.ZodType {
+  return schema instanceof z.ZodDefault ||
+    schema instanceof z.ZodPrefault ||
+    schema instanceof z.ZodNullable
+    ? (schema.unwrap() as z.ZodType)
+    : schema;
+}
+
+function unwrap(schema: z.ZodType): z.ZodType {
+  const next = inner(schema);
+  return next === schema ? schema : unwrap(next);
+}
+
+/** The outermost rule stated on the schema or on what it wraps. */
+function ruleOf(schema: z.ZodType): string | undefined {
+  const next = inner(schema);
+  return schema.description ?? (next === schema ? undefined : ruleOf(next));
 }

@@ -1,7 +1,7 @@
 import { networkInterfaces } from 'node:os';
 import { z } from 'zod';
 import { ConfigurationError, CorruptedDataError } from '../errors';
-import { SAFE_NODE_NAME } from './job-config-types';
+import { SAFE_NODE_NAME } from './job-config';
 
 /**
  * Instance identity: the id is `{ip}@-@{pid}` by default and may be set (e.g. a pod name); the
