@@ -22,10 +22,7 @@ import { translateZkError } from '../../lib/registry/zookeeper/zookeeper-errors'
 import { ZooKeeperFeedHandle } from '../../lib/registry/zookeeper/zookeeper-feed-handle';
 import type { FeedContext } from '../../lib/registry/zookeeper/zookeeper-feed-handle';
 import { sessionMultiReader } from '../../lib/registry/zookeeper/zookeeper-multi-read';
-import {
-  hardenClient,
-  installZooKeeperPatches,
-} from '../../lib/registry/zookeeper/zookeeper-patches';
+import { createWireClient, zkException } from '../../lib/registry/zookeeper/wire';
 import { sessionPersistentWatcher } from '../../lib/registry/zookeeper/zookeeper-persistent-watch';
 import { ZkPaths, ZkRequests } from '../../lib/registry/zookeeper/zookeeper-requests';
 import { ZooKeeperSession } from '../../lib/registry/zookeeper/zookeeper-session';
@@ -176,16 +173,14 @@ describe('ZooKeeper driver (real ZooKeeper)', function () {
 
   /** A raw library client (another participant), optionally authenticated. */
   async function rawClient(auth?: { username: string; password: string }): Promise<ZkClient> {
-    installZooKeeperPatches();
-    const client = zk.createClient(server.connectString, {
+    const { client, wire } = createWireClient(server.connectString, {
       sessionTimeout: SESSION_MS,
       spinDelay: 100,
       retries: 0,
     });
-    const hardened = hardenClient(client);
     cleanups.push(() => {
       client.close();
-      hardened.disarm();
+      wire.disarm();
     });
     if (auth !== undefined) {
       client.addAuthInfo('digest', digestAuth(auth));
@@ -197,13 +192,12 @@ describe('ZooKeeper driver (real ZooKeeper)', function () {
     return client;
   }
 
-  describe('runtime patches', () => {
+  describe('library defects, per client', () => {
     it('turns a server error code the library does not know into an error instead of a crash', () => {
-      installZooKeeperPatches();
-      const quota = zk.Exception.create(ZkCode.QUOTA_EXCEEDED, '/q');
+      const quota = zkException(ZkCode.QUOTA_EXCEEDED, '/q');
       expect(quota.code).to.equal(-125);
       expect(quota.name).to.equal('QUOTA_EXCEEDED');
-      const unknown = zk.Exception.create(-999);
+      const unknown = zkException(-999);
       expect(unknown.code).to.equal(-999);
       const translated = translateZkError(quota, { operation: 'create', path: '/q' });
       expect(translated).to.be.instanceOf(SystemError);
@@ -231,15 +225,14 @@ describe('ZooKeeper driver (real ZooKeeper)', function () {
         const { driver } = await connect({ namespace }, [endpoint]);
         await driver.put('/limited', '', 'PERSISTENT');
         // What `zkCli setquota -N 2` writes: a hard count limit of 2 (the node and one child).
-        const quotaClient = zk.createClient(endpoint, {
+        const { client: quotaClient, wire } = createWireClient(endpoint, {
           sessionTimeout: SESSION_MS,
           spinDelay: 100,
           retries: 0,
         });
-        const hardened = hardenClient(quotaClient);
         cleanups.push(() => {
           quotaClient.close();
-          hardened.disarm();
+          wire.disarm();
         });
         await new Promise<void>(resolve => {
           quotaClient.on('connected', () => resolve());

@@ -1,5 +1,6 @@
 import { basename, joinPath, parentOf } from '../../internal/paths';
-import { zk, ZkCode } from './zookeeper-client-types';
+import { zkException } from './wire';
+import { ZkCode } from './zookeeper-client-types';
 import { translateZkError } from './zookeeper-errors';
 import type { MultiReader, ReadOp, ReadResult } from './zookeeper-multi-read';
 import type { MirrorNode } from './zookeeper-tree-load';
@@ -65,7 +66,7 @@ export function loadSubtreeBulk(
           const result = results[i] as ReadResult;
           if (result.kind === 'error') {
             if (result.code !== ZkCode.NO_NODE) {
-              throw translateZkError(zk.Exception.create(result.code), {
+              throw translateZkError(zkException(result.code), {
                 operation: op.kind === 'data' ? 'getData' : 'getChildren',
                 path: op.path,
               });

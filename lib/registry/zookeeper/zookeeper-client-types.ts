@@ -1,4 +1,3 @@
-import type { Socket } from 'net';
 import * as zkLib from 'node-zookeeper-client';
 
 /**
@@ -8,8 +7,9 @@ import * as zkLib from 'node-zookeeper-client';
  * of `permission`, non-null `exists` stat, `any` commit results), so the module is re-typed here once and
  * only these types are used by the backend. Nothing here is exported beyond `lib/registry/zookeeper/`.
  *
- * Private fields of the client (`connectionManager` and its members) are declared because the backend
- * must reach them (forced reconnect, stopping the endless reconnect loop); the package version is pinned.
+ * Only the public API is declared here. The private members the backend needs (the connection manager,
+ * for reconnect control, framing and own requests) are declared and used in `wire/` alone (wire/library.ts),
+ * which checks the installed version before touching them.
  */
 
 /** Server error codes (KeeperException.Code), including those the library does not know. */
@@ -81,18 +81,6 @@ export const ZkOpCode = {
   ERROR: -1,
 } as const;
 
-/** Connection-manager states (private to the library). */
-export const ZkManagerState = {
-  DISCONNECTED: 0,
-  CONNECTING: 1,
-  CONNECTED: 2,
-  CONNECTED_READ_ONLY: 3,
-  CLOSING: -1,
-  CLOSED: -2,
-  SESSION_EXPIRED: -3,
-  AUTHENTICATION_FAILED: -4,
-} as const;
-
 export interface ZkStat {
   czxid: Buffer;
   mzxid: Buffer;
@@ -156,44 +144,10 @@ export interface ZkState {
   code: number;
 }
 
-/** The library's private connection manager: only what the backend touches. */
-export interface ZkConnectionManager {
-  state: number;
-  watcherManager: unknown;
-  socket: Socket | undefined;
-  servers: string[];
-  spinDelay: number;
-  nextServerIndex: number;
-  serverAttempts: number;
-  connectTimeoutHandler: NodeJS.Timeout | null;
-  /** Requests sent and awaiting their reply, oldest first (replies come in this order). */
-  pendingQueue: ZkPendingPacket[];
-  /** Last zxid seen (8 bytes), sent again at reconnect. */
-  zxid: Buffer;
-  connect(): void;
-  findNextServer(callback: (server: string) => void): void;
-  onSocketConnected(): void;
-  onSocketError(error: Error): void;
-  onSocketData(chunk: Buffer): void;
-  queue(
-    request: unknown,
-    callback: (error: ZkException | null, response: { payload: unknown } | undefined) => void,
-  ): void;
-  registerDataWatcher(path: string, watcher: ZkWatcher): void;
-  registerChildWatcher(path: string, watcher: ZkWatcher): void;
-}
-
-/** One entry of the connection manager's queues. */
-export interface ZkPendingPacket {
-  request: unknown;
-  callback?: (error: ZkException | null, response: { payload: unknown } | undefined) => void;
-}
-
 export type ZkClientEvent =
   'connected' | 'disconnected' | 'expired' | 'authenticationFailed' | 'connectedReadOnly';
 
 export interface ZkClient {
-  readonly connectionManager: ZkConnectionManager;
   connect(): void;
   close(): void;
   on(event: ZkClientEvent, listener: () => void): this;

@@ -3,12 +3,11 @@ import { OperationTimeoutError } from '../../errors';
 import type { CoordinationError } from '../../errors';
 import type { Credentials } from '../options';
 import { digestAuth } from './zookeeper-acl';
-import { zk } from './zookeeper-client-types';
 import type { ZkClient, ZkClientEvent } from './zookeeper-client-types';
 import { translateZkError, zkErrorCode } from './zookeeper-errors';
 import type { ZkErrorContext } from './zookeeper-errors';
-import { hardenClient } from './zookeeper-patches';
-import type { HardenedClient } from './zookeeper-patches';
+import { createWireClient } from './wire';
+import type { ClientWire } from './wire';
 
 /**
  * One node-zookeeper-client instance (hence one session attempt) and the requests sent through it.
@@ -39,7 +38,7 @@ const CLOSE_GRACE_MS = 2000;
 
 export class ZkConnection {
   readonly client: ZkClient;
-  readonly hardened: HardenedClient;
+  readonly hardened: ClientWire;
   /** True while the library reports the connection up (and the session has not declared it dead). */
   connected = false;
   /** Retired: never used again. */
@@ -57,12 +56,13 @@ export class ZkConnection {
     /** The session's client generation this connection belongs to. */
     readonly generation: number,
   ) {
-    this.client = zk.createClient(config.servers.join(','), {
+    const { client, wire } = createWireClient(config.servers.join(','), {
       sessionTimeout: config.sessionTimeoutMs,
       spinDelay: 1000,
       retries: 0, // never resend (duplicate sequential nodes, spurious NODE_EXISTS)
     });
-    this.hardened = hardenClient(this.client);
+    this.client = client;
+    this.hardened = wire;
     if (config.auth !== undefined) {
       this.client.addAuthInfo('digest', digestAuth(config.auth));
     }
@@ -181,7 +181,7 @@ export class ZkConnection {
    * 20 000 reads of a 10 000-node cache load spent much of their time in write syscalls.
    */
   private cork(): void {
-    const socket = this.client.connectionManager.socket;
+    const socket = this.hardened.socket();
     if (socket === undefined || socket.destroyed || this.corked === socket) {
       return;
     }

@@ -18,7 +18,7 @@ import { isZkException, ZkCode, zkCodeName } from './zookeeper-client-types';
  * The one place where node-zookeeper-client errors become Shardline errors, so no driver error type
  * escapes the backend and every backend throws the same class for the same condition. Paths in the
  * resulting errors are namespace-relative. A code that is not in the table (including the codes the library
- * itself does not know, see zookeeper-patches.ts) becomes a {@link SystemError} naming the code.
+ * itself does not know, see wire/exceptions.ts) becomes a {@link SystemError} naming the code.
  */
 
 export interface ZkErrorContext {

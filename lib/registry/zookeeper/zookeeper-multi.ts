@@ -2,7 +2,9 @@ import { InvalidArgumentError, NotEmptyError, TransactionError } from '../../err
 import type { CoordinationError } from '../../errors';
 import { describeOp } from '../txn';
 import type { TxnOp } from '../txn';
-import { zk, ZkCreateMode, ZkOpCode } from './zookeeper-client-types';
+import * as wire from './wire';
+import type { WireMultiOp } from './wire';
+import { ZkCreateMode, ZkOpCode } from './zookeeper-client-types';
 import type { ZkAcl, ZkMultiResult } from './zookeeper-client-types';
 import { translateZkError } from './zookeeper-errors';
 import type { ZkRequests } from './zookeeper-requests';
@@ -11,7 +13,8 @@ import type { ZooKeeperSession } from './zookeeper-session';
 /**
  * ZooKeeper multi (all ops apply or none): our transactions, and the atomic replace of `put(EPHEMERAL)`.
  *
- * - Versions are passed as given (the Transaction version-0 bug is patched, and `undefined` becomes -1 here).
+ * - Versions are passed as given (`undefined` becomes -1, "any"); the multi request is our own
+ *   (wire/multi-request.ts), so the library Transaction's version-0 bug does not apply.
  * - `delete` removes a subtree: its descendants are listed first and deleted child-first in the same multi;
  *   the version applies to the named node only. A concurrent change of the subtree (a child added or gone
  *   between listing and commit) is retried a few times.
@@ -60,26 +63,21 @@ export async function runMulti(
       `a ZooKeeper transaction must stay below ${MAX_MULTI_BYTES} bytes (this one has about ${bytes})`,
     );
   }
-  const reply = await session.call<CommitReply>({ operation: 'multi' }, (client, done) => {
-    const tx = client.transaction();
-    for (const op of ops) {
-      const full = requests.paths.full(op.path);
-      switch (op.kind) {
-        case 'check':
-          tx.check(full, op.version ?? -1);
-          break;
-        case 'create':
-          tx.create(full, op.data, acl, op.mode);
-          break;
-        case 'setData':
-          tx.setData(full, op.data, op.version ?? -1);
-          break;
-        case 'delete':
-          tx.remove(full, op.version ?? -1);
-          break;
-      }
+  const wireOps = ops.map((op): WireMultiOp => {
+    const path = requests.paths.full(op.path);
+    switch (op.kind) {
+      case 'check':
+        return { type: 'check', path, version: op.version ?? -1 };
+      case 'create':
+        return { type: 'create', path, data: op.data, acl, mode: op.mode };
+      case 'setData':
+        return { type: 'setData', path, data: op.data, version: op.version ?? -1 };
+      case 'delete':
+        return { type: 'delete', path, version: op.version ?? -1 };
     }
-    tx.commit((error, results) => {
+  });
+  const reply = await session.call<CommitReply>({ operation: 'multi' }, (client, done) => {
+    wire.multi(client, wireOps, (error, results) => {
       if (error !== null && results === undefined) {
         done(error, { error, results }); // no per-op results: connection loss and the like
       } else {
@@ -100,7 +98,7 @@ export async function runMulti(
     }
   }
   const op = ops[Math.min(index, ops.length - 1)] as ZkMultiOp;
-  const cause = translateZkError(code === undefined ? reply.error : zk.Exception.create(code), {
+  const cause = translateZkError(code === undefined ? reply.error : wire.zkException(code), {
     operation: op.kind,
     path: op.path,
     version: 'version' in op ? op.version : undefined,

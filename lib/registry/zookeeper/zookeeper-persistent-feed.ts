@@ -3,10 +3,11 @@ import { Deferred, SerialQueue } from '../../internal/async';
 import { basename, joinPath, parentOf } from '../../internal/paths';
 import type { FeedHandle, FeedSink, NodeData } from '../driver';
 import { loadSubtreeBulk, MAX_BATCH_OPS } from './zookeeper-bulk-load';
-import { zk, ZkCode } from './zookeeper-client-types';
+import { zkException } from './wire';
+import { ZkCode } from './zookeeper-client-types';
 import { translateZkError, zkErrorCode } from './zookeeper-errors';
 import type { MultiReader, ReadResult } from './zookeeper-multi-read';
-import type { PersistentWatchListener } from './zookeeper-persistent-routes';
+import type { PersistentWatchListener } from './wire';
 import type { PersistentWatch, PersistentWatcher } from './zookeeper-persistent-watch';
 import type { ZkPaths } from './zookeeper-requests';
 import type { ZooKeeperSession } from './zookeeper-session';
@@ -251,7 +252,7 @@ export class ZooKeeperPersistentFeed implements FeedHandle {
     const node = this.mirror.get(path);
     if (result.kind === 'error') {
       if (result.code !== ZkCode.NO_NODE) {
-        throw translateZkError(zk.Exception.create(result.code), { operation: 'getData', path });
+        throw translateZkError(zkException(result.code), { operation: 'getData', path });
       }
       if (node !== undefined) {
         this.removeNode(path);

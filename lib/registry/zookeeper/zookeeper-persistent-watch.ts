@@ -1,19 +1,13 @@
+import * as wire from './wire';
+import { AddWatchMode, WatcherType } from './wire';
+import type { PersistentWatchListener } from './wire';
 import type { ZkClient } from './zookeeper-client-types';
-import {
-  AddWatchMode,
-  addWatchRequest,
-  queueOwn,
-  removeWatchesRequest,
-  WatcherType,
-} from './zookeeper-own-requests';
-import type { PersistentWatchListener } from './zookeeper-persistent-routes';
 import type { ZooKeeperSession } from './zookeeper-session';
-import { LeanWatcherManager } from './zookeeper-watchers';
 
 /**
  * Persistent recursive watches (addWatch, ZooKeeper ≥ 3.6) on the session's current client.
  *
- * `watch` registers the listener on the client's watcher registry (zookeeper-persistent-routes.ts) and sends
+ * `watch` registers the listener on the client's watcher registry (wire/persistent-routes.ts) and sends
  * `addWatch(path, PERSISTENT_RECURSIVE)` in the same tick, so nothing the server sends after it is missed. The
  * server forgets the watch when the connection drops (node-zookeeper-client's SetWatches replays one-shot
  * watches only) and when a new session starts: owners add it again after every reconnect (idempotent).
@@ -35,22 +29,14 @@ export type PersistentWatcher = (
   listener: PersistentWatchListener,
 ) => Promise<PersistentWatch>;
 
-function leanManager(client: ZkClient): LeanWatcherManager {
-  const manager = client.connectionManager.watcherManager;
-  if (!(manager instanceof LeanWatcherManager)) {
-    throw new TypeError('ZooKeeper client without the lean watcher registry');
-  }
-  return manager;
-}
-
 export function sessionPersistentWatcher(session: ZooKeeperSession): PersistentWatcher {
   return async (fullPath, listener) => {
     let owner: ZkClient | undefined;
     await session.call<void>({ operation: 'addWatch', path: fullPath }, (client, done) => {
-      const manager = leanManager(client);
+      const manager = wire.watchRegistry(client);
       owner = client;
       manager.persistent.add(fullPath, listener);
-      queueOwn(client, addWatchRequest(fullPath, AddWatchMode.PERSISTENT_RECURSIVE), err => {
+      wire.addWatch(client, fullPath, AddWatchMode.PERSISTENT_RECURSIVE, err => {
         if (err !== null) {
           manager.persistent.remove(fullPath, listener);
         }
@@ -65,7 +51,7 @@ export function sessionPersistentWatcher(session: ZooKeeperSession): PersistentW
           return;
         }
         released = true;
-        const manager = leanManager(client);
+        const manager = wire.watchRegistry(client);
         if (!manager.persistent.remove(fullPath, listener)) {
           return; // someone else still watches this path on this client
         }
@@ -80,7 +66,7 @@ export function sessionPersistentWatcher(session: ZooKeeperSession): PersistentW
               return;
             }
             manager.persistent.beginRemoval(fullPath);
-            queueOwn(current, removeWatchesRequest(fullPath, WatcherType.ANY), () => {
+            wire.removeWatches(current, fullPath, WatcherType.ANY, () => {
               if (manager.persistent.endRemoval(fullPath)) {
                 manager.invalidateOneShots(fullPath);
               }

@@ -1,7 +1,7 @@
 import { NoNodeError } from '../../errors';
 import type { NodeData } from '../driver';
 import type { ZkAcl, ZkStat, ZkWatcher } from './zookeeper-client-types';
-import { queueRead } from './zookeeper-jute';
+import * as wire from './wire';
 import type { ZooKeeperSession } from './zookeeper-session';
 
 /**
@@ -66,9 +66,7 @@ export class ZkRequests {
       return await this.session.call<DataReply>(
         { operation: 'getData', path: rel },
         (client, done) =>
-          queueRead(client, 'getData', full, watcher, (err, payload) =>
-            done(err, payload as DataReply),
-          ),
+          wire.getData(client, full, watcher, (err, payload) => done(err, payload as DataReply)),
       );
     } catch (e) {
       if (e instanceof NoNodeError) {
@@ -85,8 +83,8 @@ export class ZkRequests {
       return await this.session.call<string[]>(
         { operation: 'getChildren', path: rel },
         (client, done) =>
-          queueRead(client, 'getChildren', full, watcher, (err, payload) =>
-            done(err, (payload as { children?: string[] } | undefined)?.children ?? []),
+          wire.getChildren(client, full, watcher, (err, payload) =>
+            done(err, payload?.children ?? []),
           ),
       );
     } catch (e) {

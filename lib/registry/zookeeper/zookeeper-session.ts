@@ -14,7 +14,7 @@ import type { ZkClient } from './zookeeper-client-types';
 import { ZkConnection } from './zookeeper-connection';
 import type { Done } from './zookeeper-connection';
 import type { ZkErrorContext } from './zookeeper-errors';
-import { installZooKeeperPatches } from './zookeeper-patches';
+import { checkLibraryVersion } from './wire';
 import { monotonicNow, ZkWatchdog } from './zookeeper-watchdog';
 import type { WatchdogHost } from './zookeeper-watchdog';
 
@@ -64,7 +64,7 @@ export class ZooKeeperSession implements WatchdogHost {
   private connectFailure: CoordinationError | null = null;
 
   constructor(private readonly config: ZooKeeperSessionConfig) {
-    installZooKeeperPatches();
+    checkLibraryVersion(); // at start-up, with a clear message, not at the first connection
     this.negotiatedMs = config.sessionTimeoutMs;
   }
 

@@ -1,25 +1,22 @@
 import { expect } from 'chai';
-import type {
-  ZkConnectionManager,
-  ZkException,
-} from '../../../lib/registry/zookeeper/zookeeper-client-types';
-import { ZkManagerState } from '../../../lib/registry/zookeeper/zookeeper-client-types';
-import {
-  decodeMultiRead,
-  multiReadRequest,
-} from '../../../lib/registry/zookeeper/zookeeper-multi-read';
+import { ConfigurationError } from '../../../lib/errors';
+import type { ZkException } from '../../../lib/registry/zookeeper/zookeeper-client-types';
+import { zkException } from '../../../lib/registry/zookeeper/wire/exceptions';
+import { checkLibraryVersion, ZkManagerState } from '../../../lib/registry/zookeeper/wire/library';
+import type { ZkConnectionManager } from '../../../lib/registry/zookeeper/wire/library';
+import { decodeMultiRead, multiReadRequest } from '../../../lib/registry/zookeeper/wire/multi-read';
+import { decodeMulti, multiRequest } from '../../../lib/registry/zookeeper/wire/multi-request';
 import {
   addWatchRequest,
-  deliverOwnReply,
+  deliverFrame,
   OwnRequest,
   removeWatchesRequest,
-} from '../../../lib/registry/zookeeper/zookeeper-own-requests';
-import { installZooKeeperPatches } from '../../../lib/registry/zookeeper/zookeeper-patches';
-import { PersistentRoutes } from '../../../lib/registry/zookeeper/zookeeper-persistent-routes';
+} from '../../../lib/registry/zookeeper/wire/own-request';
+import { PersistentRoutes } from '../../../lib/registry/zookeeper/wire/persistent-routes';
 
 /**
- * The bytes of the ZooKeeper ≥ 3.6 requests node-zookeeper-client does not know (multiRead, addWatch,
- * removeWatches; zookeeper.jute) and the routing of persistent-watch notifications, without a server.
+ * The bytes of the requests the wire layer encodes itself (multiRead, addWatch, removeWatches, multi;
+ * zookeeper.jute) and the routing of persistent-watch notifications, without a server.
  */
 
 /** A little jute writer for expected bytes. */
@@ -88,9 +85,7 @@ function replyFrame(xid: number, err: number, body: Buffer = Buffer.alloc(0)): B
   return new Jute().int(inner.length).raw(inner).bytes();
 }
 
-describe('ZooKeeper ≥ 3.6 requests on the wire', () => {
-  before(() => installZooKeeperPatches());
-
+describe('ZooKeeper wire layer: own requests and reply routing', () => {
   it('encodes multiRead as a MultiOperationRecord of GetData (4) / GetChildren (8) ops', () => {
     const request = multiReadRequest(
       [
@@ -180,7 +175,128 @@ describe('ZooKeeper ≥ 3.6 requests on the wire', () => {
     expect(() => decodeMultiRead(body.subarray(0, body.length - 3), 0)).to.throw(RangeError);
   });
 
-  describe('reply routing (deliverOwnReply)', () => {
+  it('encodes multi with versions as given (0 stays 0) and a create with its ACL', () => {
+    const request = multiRequest([
+      { type: 'check', path: '/ns/v', version: 0 },
+      {
+        type: 'create',
+        path: '/ns/c',
+        data: Buffer.from('d'),
+        acl: [{ permission: 31, id: { scheme: 'world', id: 'anyone' } }],
+        mode: 1,
+      },
+      { type: 'setData', path: '/ns/v', data: Buffer.from('xy'), version: 0 },
+      { type: 'delete', path: '/ns/v', version: -1 },
+    ]);
+    request.header.xid = 9;
+    const body = new Jute()
+      .int(9)
+      .int(14)
+      .int(13)
+      .bool(false)
+      .int(-1)
+      .ustring('/ns/v')
+      .int(0)
+      .int(1)
+      .bool(false)
+      .int(-1)
+      .ustring('/ns/c')
+      .int(1)
+      .raw(Buffer.from('d'))
+      .int(1)
+      .int(31)
+      .ustring('world')
+      .ustring('anyone')
+      .int(1)
+      .int(5)
+      .bool(false)
+      .int(-1)
+      .ustring('/ns/v')
+      .int(2)
+      .raw(Buffer.from('xy'))
+      .int(0)
+      .int(2)
+      .bool(false)
+      .int(-1)
+      .ustring('/ns/v')
+      .int(-1)
+      .int(-1)
+      .bool(true)
+      .int(-1)
+      .bytes();
+    expect(request.toBuffer()).to.deep.equal(new Jute().int(body.length).raw(body).bytes());
+  });
+
+  it('decodes a MultiResponse as the library’s commit results', () => {
+    const ok = new Jute()
+      .int(1)
+      .bool(false)
+      .int(0)
+      .ustring('/ns/c0000000001')
+      .int(5)
+      .bool(false)
+      .int(0)
+      .stat({ czxid: 1n, mzxid: 2n, version: 3, owner: 0n, numChildren: 0 })
+      .int(2)
+      .bool(false)
+      .int(0)
+      .int(13)
+      .bool(false)
+      .int(0)
+      .int(-1)
+      .bool(true)
+      .int(-1)
+      .bytes();
+    const results = decodeMulti(ok, 0);
+    expect(results.map(r => r.type)).to.deep.equal([1, 5, 2, 13]);
+    expect(results[0]?.path).to.equal('/ns/c0000000001');
+    expect(results[1]?.stat?.version).to.equal(3);
+    const failed = new Jute()
+      .int(-1)
+      .bool(false)
+      .int(0)
+      .int(0)
+      .int(-1)
+      .bool(false)
+      .int(-103)
+      .int(-103)
+      .int(-1)
+      .bool(false)
+      .int(-2)
+      .int(-2)
+      .int(-1)
+      .bool(true)
+      .int(-1)
+      .bytes();
+    expect(decodeMulti(failed, 0)).to.deep.equal([
+      { type: -1, err: 0 },
+      { type: -1, err: -103 },
+      { type: -1, err: -2 },
+    ]);
+    expect(() => decodeMulti(failed.subarray(0, failed.length - 3), 0)).to.throw(RangeError);
+  });
+
+  it('builds errors for codes the library does not know without changing Exception.create', () => {
+    const quota = zkException(-125, '/q');
+    expect(quota).to.be.instanceOf(Error);
+    expect(quota.code).to.equal(-125);
+    expect(quota.name).to.equal('QUOTA_EXCEEDED');
+    expect(quota.message).to.equal('Exception: QUOTA_EXCEEDED[-125]@/q');
+    expect(zkException(-999).name).to.equal('UNKNOWN_-999');
+    expect(zkException(-101).name).to.equal('NO_NODE');
+  });
+
+  it('refuses another node-zookeeper-client version, naming the expected and the found one', () => {
+    expect(() =>
+      checkLibraryVersion(() => ({ version: '1.2.0', file: '/x/package.json' })),
+    ).to.throw(
+      ConfigurationError,
+      /needs node-zookeeper-client 1\.1\.3.*found 1\.2\.0 \(\/x\/package\.json\)/,
+    );
+    expect(() => checkLibraryVersion()).not.to.throw();
+  });
+
+  describe('reply routing (deliverFrame)', () => {
     function manager(request: unknown, calls: unknown[][]): ZkConnectionManager {
       return {
         state: ZkManagerState.CONNECTED,
@@ -199,7 +315,7 @@ describe('ZooKeeper ≥ 3.6 requests on the wire', () => {
       request.header.xid = 12;
       const calls: unknown[][] = [];
       const cm = manager(request, calls);
-      expect(deliverOwnReply(cm, replyFrame(12, 0, new Jute().int(99).bytes()))).to.equal(true);
+      expect(deliverFrame(cm, replyFrame(12, 0, new Jute().int(99).bytes()))).to.equal(true);
       expect(calls).to.deep.equal([[null, { payload: 99 }]]);
       expect(cm.pendingQueue).to.deep.equal([]);
       expect(cm.zxid.readBigInt64BE(0)).to.equal(42n);
@@ -209,7 +325,7 @@ describe('ZooKeeper ≥ 3.6 requests on the wire', () => {
       const request = addWatchRequest('/x', 1);
       request.header.xid = 5;
       const calls: unknown[][] = [];
-      expect(deliverOwnReply(manager(request, calls), replyFrame(5, -6))).to.equal(true);
+      expect(deliverFrame(manager(request, calls), replyFrame(5, -6))).to.equal(true);
       expect((calls[0]?.[0] as ZkException).code).to.equal(-6);
     });
 
@@ -217,13 +333,28 @@ describe('ZooKeeper ≥ 3.6 requests on the wire', () => {
       const calls: unknown[][] = [];
       const own = addWatchRequest('/x', 1);
       own.header.xid = 5;
-      expect(deliverOwnReply(manager(own, calls), replyFrame(-1, 0))).to.equal(false);
+      expect(deliverFrame(manager(own, calls), replyFrame(-1, 0))).to.equal(false);
       const theirs = { header: { xid: 5, type: 4 }, payload: null };
-      expect(deliverOwnReply(manager(theirs, calls), replyFrame(5, 0))).to.equal(false);
+      expect(deliverFrame(manager(theirs, calls), replyFrame(5, 0))).to.equal(false);
       const connecting = manager(own, calls);
       connecting.state = ZkManagerState.CONNECTING;
-      expect(deliverOwnReply(connecting, replyFrame(5, 0))).to.equal(false);
+      expect(deliverFrame(connecting, replyFrame(5, 0))).to.equal(false);
       expect(calls).to.deep.equal([]);
+    });
+
+    it('completes a reply of the library’s own request whose error code the library does not know', () => {
+      const calls: unknown[][] = [];
+      const theirs = { header: { xid: 5, type: 1 }, payload: null };
+      const cm = manager(theirs, calls);
+      expect(deliverFrame(cm, replyFrame(5, -125))).to.equal(true);
+      const err = calls[0]?.[0] as ZkException;
+      expect(err).to.be.instanceOf(Error);
+      expect(err.code).to.equal(-125);
+      expect(err.name).to.equal('QUOTA_EXCEEDED');
+      expect(cm.pendingQueue).to.deep.equal([]);
+      // A code the library knows stays the library's.
+      expect(deliverFrame(manager(theirs, calls), replyFrame(5, -101))).to.equal(false);
+      expect(calls).to.have.length(1);
     });
   });
 });

@@ -1,19 +1,28 @@
-import { zk, ZkCode, ZkManagerState } from './zookeeper-client-types';
-import type { ZkClient, ZkConnectionManager, ZkException } from './zookeeper-client-types';
+import { ZkCode } from '../zookeeper-client-types';
+import type { ZkException } from '../zookeeper-client-types';
+import { isLibraryCode, zkException } from './exceptions';
+import { ZkManagerState } from './library';
+import type { ZkConnectionManager } from './library';
 
 /**
- * Requests that node-zookeeper-client@1.1.3 does not know (ZooKeeper ≥ 3.6 opcodes), sent through its
- * connection manager all the same.
+ * Requests that we encode and whose replies we decode ourselves, sent through one client's connection
+ * manager all the same: the requests node-zookeeper-client@1.1.3 does not know (ZooKeeper ≥ 3.6 opcodes:
+ * addWatch, removeWatches, multiRead) and our own, leaner encodings of those it does know (getData,
+ * getChildren2, multi; see read-requests.ts and multi-request.ts).
  *
  * The library queues any object with a `header` ({xid, type}) and a `toBuffer()`: it assigns the xid, writes
- * the bytes and puts the packet on its pending queue. What it cannot do is read the reply: for an opcode it
- * does not know it destroys the socket. So our framing (zookeeper-patches.ts) offers every reply frame to
- * {@link deliverOwnReply} first; when the oldest pending packet is one of ours, we take it off the queue,
- * record the zxid as the library would, decode the body with the request's own decoder and call back.
- * Everything else (notifications, pings, the library's own requests) goes to the library unchanged.
+ * the bytes and puts the packet on its pending queue. What it cannot do is read the reply of an opcode it does
+ * not know (it destroys the socket). So our framing (client-hooks.ts) offers every reply frame to
+ * {@link deliverFrame} first; when the oldest pending packet is one of ours, we take it off the queue, record
+ * the zxid as the library would, decode the body with the request's own decoder and call back. Everything
+ * else (notifications, pings, the library's own requests) goes to the library unchanged, except a reply
+ * carrying an error code the library does not know (see exceptions.ts), which is completed here.
  */
 
 export const OwnOpCode = {
+  GET_DATA: 4,
+  GET_CHILDREN2: 12,
+  MULTI: 14,
   REMOVE_WATCHES: 18,
   MULTI_READ: 22,
   ADD_WATCH: 106,
@@ -31,12 +40,15 @@ export type ReplyDecoder = (frame: Buffer, offset: number) => unknown;
 /** Writes the request body at `offset`, returns the bytes written (exactly `bodyLength`). */
 export type BodyWriter = (buffer: Buffer, offset: number) => number;
 
+/** Called back with the decoded reply body, or the server's error. */
+export type OwnCallback = (error: ZkException | null, payload: unknown) => void;
+
 const REPLY_HEADER_END = 4 + 16; // length prefix + ReplyHeader {xid, zxid, err}
 
 export class OwnRequest {
   /** Read by the library: it sets `xid` when it sends the packet. */
   readonly header: { xid: number; type: number };
-  /** The library looks at `payload` for a chroot; we never use one. */
+  /** The library looks at `payload` for a chroot; our clients never have one (client-hooks.ts). */
   readonly payload = null;
 
   constructor(
@@ -62,23 +74,24 @@ export class OwnRequest {
   }
 }
 
-/** Queue an own request on the client's connection; `callback` gets the decoded body or the server error. */
+/** Queue an own request on the connection; `callback` gets the decoded body or the server error. */
 export function queueOwn(
-  client: ZkClient,
+  cm: ZkConnectionManager,
   request: OwnRequest,
-  callback: (error: ZkException | null, payload: unknown) => void,
+  callback: OwnCallback,
 ): void {
-  client.connectionManager.queue(request, (error, response) =>
+  cm.queue(request, (error, response) =>
     callback(error, error === null ? response?.payload : undefined),
   );
 }
 
 /**
- * Called by our framing with every complete frame while connected. Returns true when the frame was the reply
- * to an own request (then handled here), false to let the library handle it. A body that does not decode
- * fails the request and throws, which makes the framing drop the connection.
+ * Called by our framing with every complete frame while connected. Returns true when the frame was handled
+ * here (the reply to an own request, or a reply with an error code the library does not know), false to let
+ * the library handle it. A body that does not decode fails the request and throws, which makes the framing
+ * drop the connection.
  */
-export function deliverOwnReply(cm: ZkConnectionManager, frame: Buffer): boolean {
+export function deliverFrame(cm: ZkConnectionManager, frame: Buffer): boolean {
   if (cm.state === ZkManagerState.CONNECTING || frame.length < REPLY_HEADER_END) {
     return false;
   }
@@ -87,24 +100,28 @@ export function deliverOwnReply(cm: ZkConnectionManager, frame: Buffer): boolean
     return false; // notification, ping, auth
   }
   const packet = cm.pendingQueue[0];
-  const request = packet?.request;
-  if (!(request instanceof OwnRequest) || request.header.xid !== xid) {
-    return false; // the library's, or out of order (the library then drops the connection)
+  const request = packet?.request as { header?: { xid?: number } | null } | undefined;
+  if (request?.header?.xid !== xid) {
+    return false; // out of order: the library then drops the connection
+  }
+  const err = frame.readInt32BE(16);
+  const own = request instanceof OwnRequest;
+  if (!own && (err === 0 || isLibraryCode(err))) {
+    return false; // the library's request, and a reply it can read
   }
   cm.pendingQueue.shift();
   if (frame.readBigInt64BE(8) > 0n) {
     cm.zxid = Buffer.from(frame.subarray(8, 16));
   }
-  const err = frame.readInt32BE(16);
   if (err !== 0) {
-    packet?.callback?.(zk.Exception.create(err), undefined);
+    packet?.callback?.(zkException(err), undefined);
     return true;
   }
   let payload: unknown;
   try {
-    payload = request.decode(frame, REPLY_HEADER_END);
+    payload = (request as OwnRequest).decode(frame, REPLY_HEADER_END);
   } catch (e) {
-    packet?.callback?.(zk.Exception.create(ZkCode.MARSHALLING_ERROR), undefined);
+    packet?.callback?.(zkException(ZkCode.MARSHALLING_ERROR), undefined);
     throw e;
   }
   packet?.callback?.(null, { payload });
@@ -126,26 +143,21 @@ const ignoreBody: ReplyDecoder = () => undefined;
 
 /** AddWatchRequest {path, mode}; the reply body (ErrorResponse {err = 0}) is ignored. */
 export function addWatchRequest(path: string, mode: number): OwnRequest {
-  return new OwnRequest(
-    OwnOpCode.ADD_WATCH,
-    ustringLength(path) + 4,
-    (buffer, offset) => {
-      const n = writeUstring(buffer, offset, path);
-      buffer.writeInt32BE(mode, offset + n);
-      return n + 4;
-    },
-    ignoreBody,
-  );
+  return pathIntRequest(OwnOpCode.ADD_WATCH, path, mode);
 }
 
 /** RemoveWatchesRequest {path, type}; no reply body (NO_WATCHER when there was none). */
 export function removeWatchesRequest(path: string, type: number): OwnRequest {
+  return pathIntRequest(OwnOpCode.REMOVE_WATCHES, path, type);
+}
+
+function pathIntRequest(op: number, path: string, value: number): OwnRequest {
   return new OwnRequest(
-    OwnOpCode.REMOVE_WATCHES,
+    op,
     ustringLength(path) + 4,
     (buffer, offset) => {
       const n = writeUstring(buffer, offset, path);
-      buffer.writeInt32BE(type, offset + n);
+      buffer.writeInt32BE(value, offset + n);
       return n + 4;
     },
     ignoreBody,

@@ -1,6 +1,6 @@
-import { ZkEventType } from './zookeeper-client-types';
-import type { ZkEvent, ZkWatcher } from './zookeeper-client-types';
-import { PersistentRoutes } from './zookeeper-persistent-routes';
+import { ZkEventType } from '../zookeeper-client-types';
+import type { ZkEvent, ZkWatcher } from '../zookeeper-client-types';
+import { PersistentRoutes } from './persistent-routes';
 
 /**
  * A drop-in for node-zookeeper-client's private WatcherManager, installed on each of our clients.
@@ -15,7 +15,7 @@ import { PersistentRoutes } from './zookeeper-persistent-routes';
  * does not know is ignored instead of thrown.
  *
  * It also routes the notifications of persistent recursive watches (`persistent`, see
- * zookeeper-persistent-routes.ts) before the one-shot watchers of the path, and tells those routes about every
+ * persistent-routes.ts) before the one-shot watchers of the path, and tells those routes about every
  * one-shot registration. Persistent watches are not in the SetWatches lists: their owners re-add them after a
  * reconnect.
  */

@@ -1,111 +1,26 @@
-import { zk, ZkCode, zkCodeName, ZkManagerState } from './zookeeper-client-types';
 import type { Socket } from 'net';
-import { installFastDecoders } from './zookeeper-jute';
-import { deliverOwnReply } from './zookeeper-own-requests';
-import { LeanWatcherManager } from './zookeeper-watchers';
-import type { ZkClient, ZkException, ZkTransaction } from './zookeeper-client-types';
+import { connectionManagerOf, ZkManagerState } from './library';
+import type { ZkConnectionManager } from './library';
+import { deliverFrame } from './own-request';
+import { LeanWatcherManager } from './watcher-manager';
+import type { ZkClient } from '../zookeeper-client-types';
 
 /**
- * Runtime patches of node-zookeeper-client@1.1.3, for the defects of that version listed below. They are
- * installed once per process, idempotently, before the first client is created:
+ * Per-client hooks on node-zookeeper-client@1.1.3's connection manager. `hardenClient` changes the members of
+ * ONE client's connection manager (instance properties that shadow the prototype's), never the library's
+ * prototypes or modules, so other clients in the process keep the library's behaviour:
  *
- * 1. `Exception.create` for an unknown code (e.g. -125 QUOTA_EXCEEDED, -118 SESSION_MOVED, -127 THROTTLED)
- *    throws inside the socket `data` handler, which crashes the process (issue #70). The patched version
- *    builds a SYSTEM_ERROR exception and then carries the real code and name, so the error reaches the
- *    request's callback like any other.
- * 2. `Transaction.prototype.check/setData/remove` do `version || -1`, which turns version 0 into "any
- *    version" (issue #67). The patched versions treat only `undefined` as -1.
- *
- * `hardenClient` changes one client instance (not the prototype): its reconnect loop can be stopped for
- * good (issue #74: an unreachable first server loops forever, and `close()` while disconnected does not
- * stop it), the last socket error is kept for messages, incoming bytes are framed by us (see below), and the
- * watcher registry is replaced by a lean one (zookeeper-watchers.ts).
+ * - its reconnect loop can be stopped for good (issue #74: an unreachable first server loops forever, and
+ *   `close()` while disconnected does not stop it), with a short random pause before every reconnect;
+ * - the last socket error is kept for messages;
+ * - incoming bytes are framed by us and each frame is offered to own-request.ts first (replies to our own
+ *   requests, and error codes the library does not know);
+ * - the watcher registry is replaced by a lean one (watcher-manager.ts).
  */
-
-let installed = false;
 
 /** Pause before a reconnect attempt (random in this range; the Java client uses 0–1000 ms). */
 const RECONNECT_PAUSE_MIN_MS = 50;
 const RECONNECT_PAUSE_MAX_MS = 250;
-
-export function installZooKeeperPatches(): void {
-  if (installed) {
-    return;
-  }
-  installed = true;
-  patchExceptionCreate();
-  patchTransactionVersions();
-  installFastDecoders();
-}
-
-function patchExceptionCreate(): void {
-  const exceptions = zk.Exception;
-  const original = exceptions.create.bind(exceptions);
-  exceptions.create = function createPatched(code: number, path?: string): ZkException {
-    try {
-      return original(code, path);
-    } catch {
-      const err = original(ZkCode.SYSTEM_ERROR, path);
-      const name = zkCodeName(code);
-      err.code = code;
-      err.name = name;
-      err.message = `Exception: ${name}[${code}]` + (path ? `@${path}` : '');
-      return err;
-    }
-  };
-}
-
-interface TransactionProto {
-  check: (this: ZkTransaction, path: string, version?: number) => ZkTransaction;
-  setData: (this: ZkTransaction, path: string, data: Buffer, version?: number) => ZkTransaction;
-  remove: (this: ZkTransaction, path: string, version?: number) => ZkTransaction;
-}
-
-function patchTransactionVersions(): void {
-  // Transaction is not exported; reach its prototype through an unconnected client (no socket, no timer).
-  const probe = zk.createClient('127.0.0.1:1', {
-    sessionTimeout: 10_000,
-    spinDelay: 1000,
-    retries: 0,
-  });
-  const proto = Object.getPrototypeOf(probe.transaction()) as TransactionProto;
-  const { check, setData, remove } = proto;
-
-  const fixLastVersion = (tx: ZkTransaction, version: number | undefined): void => {
-    const op = tx.ops[tx.ops.length - 1];
-    if (op !== undefined) {
-      op.version = version === undefined ? -1 : version;
-    }
-  };
-  proto.check = function checkPatched(
-    this: ZkTransaction,
-    path: string,
-    version?: number,
-  ): ZkTransaction {
-    check.call(this, path, -1);
-    fixLastVersion(this, version);
-    return this;
-  };
-  proto.setData = function setDataPatched(
-    this: ZkTransaction,
-    path: string,
-    data: Buffer,
-    version?: number,
-  ): ZkTransaction {
-    setData.call(this, path, data, -1);
-    fixLastVersion(this, version);
-    return this;
-  };
-  proto.remove = function removePatched(
-    this: ZkTransaction,
-    path: string,
-    version?: number,
-  ): ZkTransaction {
-    remove.call(this, path, -1);
-    fixLastVersion(this, version);
-    return this;
-  };
-}
 
 export interface HardenedClient {
   /** Stop the client for good: no reconnect, no timer, no socket. Idempotent. */
@@ -116,6 +31,10 @@ export interface HardenedClient {
   isConnecting(): boolean;
   /** The last socket error seen while connecting (for messages), e.g. 'ECONNREFUSED'. */
   lastSocketError(): string | null;
+  /** The current socket, if any. */
+  socket(): Socket | undefined;
+  /** The client's watcher registry (one-shot and persistent watches). */
+  readonly watches: LeanWatcherManager;
 }
 
 /**
@@ -123,11 +42,17 @@ export interface HardenedClient {
  * of the library's untracked one, and a `disarm()` that really stops everything.
  */
 export function hardenClient(client: ZkClient): HardenedClient {
-  const cm = client.connectionManager;
+  const cm: ZkConnectionManager = connectionManagerOf(client);
+  if (cm.chrootPath) {
+    throw new TypeError(
+      'ZooKeeper clients of the wire layer take no chroot (own requests carry full paths)',
+    );
+  }
   let dead = false;
   let spinTimer: NodeJS.Timeout | null = null;
   let lastError: string | null = null;
-  cm.watcherManager = new LeanWatcherManager();
+  const watches = new LeanWatcherManager();
+  cm.watcherManager = watches;
 
   // ConnectionManager.findNextServer, with our own (cancellable) timers, and a short random pause before every
   // reconnect as the Java client does (it sleeps up to 1 s): the library reconnects on the next tick, so a
@@ -170,8 +95,7 @@ export function hardenClient(client: ZkClient): HardenedClient {
   // node cache load copied hundreds of MB), and a malformed packet throws inside the socket handler (issue
   // #39). We cut exact frames and hand them over one by one; a throw drops the connection instead of the
   // process. The handler is bound when a socket is created, so this instance property is what sockets use.
-  // Replies to requests the library does not know (addWatch, multiRead, ...) are ours to decode
-  // (zookeeper-own-requests.ts).
+  // Replies to our own requests (addWatch, multiRead, getData, ...) are ours to decode (own-request.ts).
   const originalOnSocketData = cm.onSocketData.bind(cm);
   let framingSocket: Socket | undefined;
   let chunks: Buffer[] = [];
@@ -220,7 +144,7 @@ export function hardenClient(client: ZkClient): HardenedClient {
       }
       buffered -= frameLength;
       try {
-        if (!deliverOwnReply(cm, frame)) {
+        if (!deliverFrame(cm, frame)) {
           originalOnSocketData(frame);
         }
       } catch {
@@ -274,5 +198,9 @@ export function hardenClient(client: ZkClient): HardenedClient {
     lastSocketError(): string | null {
       return lastError;
     },
+    socket(): Socket | undefined {
+      return cm.socket;
+    },
+    watches,
   };
 }

@@ -1,6 +1,6 @@
 /**
  * Where the notifications of persistent recursive watches go, on one client (part of its
- * LeanWatcherManager, zookeeper-watchers.ts).
+ * LeanWatcherManager, watcher-manager.ts).
  *
  * The server sends one notification per change and connection, whatever number of watches matched, so every
  * NodeCreated / NodeDeleted / NodeDataChanged goes to the listeners of the event's path and of each of its
