@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { ConfigurationError, CorruptedDataError } from '../errors';
+import { parseStoredJson } from './stored-json';
 import {
   JOB_CONFIG_SCHEMA_VERSION,
   MAX_CONFIG_BYTES,
@@ -156,18 +157,7 @@ export function serializeJobConfig(config: JobConfig): string {
  * returns a partial config. An unknown `schemaVersion` is reported as such (written by another Shardline version).
  */
 export function parseJobConfig(path: string, raw: string): JobConfig {
-  let input: unknown;
-  try {
-    input = JSON.parse(raw);
-  } catch (err) {
-    throw new CorruptedDataError(
-      path,
-      `invalid JSON (${err instanceof Error ? err.message : String(err)})`,
-      {
-        cause: err,
-      },
-    );
-  }
+  const input = parseStoredJson(path, raw);
   if (typeof input === 'object' && input !== null && !Array.isArray(input)) {
     const version = (input as Record<string, unknown>).schemaVersion;
     if (version !== JOB_CONFIG_SCHEMA_VERSION) {

@@ -1,6 +1,7 @@
 import { networkInterfaces } from 'node:os';
 import { z } from 'zod';
 import { ConfigurationError, CorruptedDataError } from '../errors';
+import { parseStoredJson } from './stored-json';
 import { SAFE_NODE_NAME } from './job-config';
 
 /**
@@ -83,16 +84,7 @@ export function serializeInstanceInfo(info: InstanceInfo): string {
 
 /** Parses the value of an instance node; CorruptedDataError(path, reason naming the field) when unreadable. */
 export function parseInstanceInfo(path: string, raw: string): InstanceInfo {
-  let input: unknown;
-  try {
-    input = JSON.parse(raw);
-  } catch (err) {
-    throw new CorruptedDataError(
-      path,
-      `invalid JSON (${err instanceof Error ? err.message : String(err)})`,
-      { cause: err },
-    );
-  }
+  const input = parseStoredJson(path, raw);
   const parsed = instanceInfoSchema.safeParse(input);
   if (!parsed.success) {
     const reason = parsed.error.issues
