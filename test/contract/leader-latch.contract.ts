@@ -6,6 +6,7 @@ import { ms } from '../harness/timing';
 import type { BackendFactory } from './backend-factory';
 import { Clients, queueOf } from './clients';
 import { expectSuccessorOnlyWakes } from './latch-trace';
+import { LeaderLatch } from '../../lib/registry/leader-latch';
 import type { ConnectionState } from '../../lib/registry/registry-center';
 
 /** executeInLeader: mutual exclusion, FIFO handover, release in every path, abort signal, fencing. */
@@ -204,6 +205,35 @@ export function describeLeaderLatchContract(factory: BackendFactory): void {
       await removed.take(ms(factory.sessionTimeoutMs * 2), 'the latch node deleted');
       unwatch();
       expect(await observer.getChildrenKeys('/latch')).to.deep.equal([]);
+    });
+
+    it('LeaderLatch: isLeader() and the isLeader/notLeader edges follow the hold; SUSPENDED ends it', async () => {
+      const c = await clients.cuttable();
+      const errors: Error[] = [];
+      const latch = new LeaderLatch(c.registry, '/latch', {
+        value: 'me',
+        onError: e => errors.push(e),
+      });
+      const edges = new EventQueue<string>();
+      latch.on('isLeader', () => edges.push('isLeader'));
+      latch.on('notLeader', e => edges.push(`notLeader ${e.name}`));
+      expect(latch.isLeader()).to.equal(false);
+      expect(latch.signal.aborted).to.equal(true);
+      await latch.start();
+      const hold = await latch.acquire();
+      expect(await edges.take(ms(1000), 'isLeader')).to.equal('isLeader');
+      expect(latch.isLeader()).to.equal(true);
+      expect(latch.signal).to.equal(hold.signal);
+      expect(hold.path).to.equal(latch.path);
+      c.cut();
+      expect(await edges.take(ms(factory.sessionTimeoutMs * 2), 'notLeader')).to.equal(
+        'notLeader LeadershipLostError',
+      );
+      expect(latch.isLeader()).to.equal(false);
+      c.heal();
+      await latch.close(new Error('done'));
+      expect(edges.drain()).to.deep.equal([], 'one edge each way');
+      expect(errors).to.deep.equal([]);
     });
 
     it('aborts waiting and the held signal through the caller’s signal', async () => {
