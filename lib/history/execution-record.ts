@@ -26,6 +26,10 @@ export interface ExecutionHistorySink {
   record(entry: ExecutionRecord): void;
   /** Writes what is buffered; resolves when done or given up. */
   close(): Promise<void>;
+  /** A short name for metrics (`memory`, `jsonl`, `postgres`); the `sink` label of dropped records. */
+  readonly name?: string;
+  /** Records given up so far (buffer full, write failed, database down): counted, never retried. */
+  readonly dropped?: number;
 }
 
 export interface HistoryFilter {
