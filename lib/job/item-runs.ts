@@ -1,7 +1,11 @@
-import type { Executor } from './executor';
+import { trace } from '@opentelemetry/api';
+import type { ExecutionRecord, ExecutionTrigger } from '../history/execution-record';
+import type { Executor, ItemOutcome } from './executor';
+import { ExecutionSpan, TRACER_NAME } from './execution-span';
 import type { JobConfig } from './job-config';
 import type { JobContext } from './job-context';
 import type { JobEventSink } from './job-events';
+import { noopJobObserver, type JobObservability } from './job-observer';
 import type { ExecutionService } from './services/execution-service';
 
 /** One claimed run about to start. */
@@ -12,6 +16,8 @@ export interface ClaimedRun {
   sessionEpoch: number | undefined;
   config: JobConfig;
   failover: boolean;
+  /** Where the run started (history records, spans); default `failover` for a failover run, else `cron`. */
+  trigger?: ExecutionTrigger;
 }
 
 interface Running {
@@ -23,6 +29,8 @@ interface Running {
 
 /** Extra time given to aborted handlers at the end of a drain before the worker leaves anyway. */
 const ABORT_GRACE_MS = 2_000;
+/** The error message kept in an item's `last` node is cut to this many characters (the registry is small). */
+const LAST_ERROR_MAX_CHARS = 500;
 
 /**
  * The runs in progress on this instance for one job: starts a claimed run on the executor, releases its
@@ -39,6 +47,10 @@ export class ItemRuns {
     private readonly events: JobEventSink,
     private readonly report: (err: unknown) => void,
     private readonly abortGraceMs = ABORT_GRACE_MS,
+    private readonly observability: JobObservability = {
+      observer: noopJobObserver,
+      tracer: trace.getTracer(TRACER_NAME),
+    },
   ) {}
 
   get size(): number {
@@ -53,20 +65,43 @@ export class ItemRuns {
   start(run: ClaimedRun, ended: (item: number) => void): void {
     const controller = new AbortController();
     const { item, fencingToken, sessionEpoch, config, failover } = run;
+    const trigger = run.trigger ?? (failover ? 'failover' : 'cron');
     const job = this.ctx.jobName;
     const instanceId = this.ctx.instanceId;
+    const startedAt = Date.now();
+    const toRecord = (result: ItemOutcome): ExecutionRecord => ({
+      job,
+      item,
+      instanceId,
+      fencingToken,
+      trigger,
+      startedAt,
+      endedAt: Date.now(),
+      outcome:
+        result.error === undefined ? 'succeeded' : controller.signal.aborted ? 'aborted' : 'failed',
+      ...(result.error === undefined ? {} : { error: result.error.message }),
+    });
     const done = (async () => {
-      const outcome = await this.executor.run({
+      const span = ExecutionSpan.start(this.observability.tracer, {
+        job,
         item,
+        instanceId,
         fencingToken,
-        failover,
-        config,
-        signal: controller.signal,
+        trigger,
+        startedAt,
       });
+      const outcome = await span.run(() =>
+        this.executor.run({ item, fencingToken, failover, config, signal: controller.signal }),
+      );
+      const record = toRecord(outcome);
+      span.end(record);
       if (sessionEpoch !== undefined) {
-        await this.execution.release(item, sessionEpoch, failover).catch(err => this.report(err));
+        await this.execution
+          .release(item, sessionEpoch, failover, lastExecution(record))
+          .catch(err => this.report(err));
       }
       this.running.delete(item);
+      this.observability.observer.executionEnded(record);
       if (outcome.error === undefined) {
         this.events('executed', {
           job,
@@ -125,6 +160,27 @@ export class ItemRuns {
       }
     }
   }
+}
+
+/** The item's `last` node: the record without job and item, its error message cut short. */
+function lastExecution(record: ExecutionRecord): string {
+  const { instanceId, fencingToken, trigger, startedAt, endedAt, outcome, error } = record;
+  return JSON.stringify({
+    instanceId,
+    fencingToken,
+    trigger,
+    startedAt,
+    endedAt,
+    outcome,
+    ...(error === undefined
+      ? {}
+      : {
+          error:
+            error.length > LAST_ERROR_MAX_CHARS
+              ? `${error.slice(0, LAST_ERROR_MAX_CHARS)}…`
+              : error,
+        }),
+  });
 }
 
 async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {

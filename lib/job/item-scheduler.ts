@@ -1,3 +1,4 @@
+import type { ExecutionTrigger } from '../history/execution-record';
 import type { ConnectionState } from '../registry/registry-center';
 import type { JobDefinition } from './define-job';
 import { Executor } from './executor';
@@ -5,6 +6,7 @@ import { ItemRuns } from './item-runs';
 import type { JobConfig } from './job-config';
 import type { JobContext } from './job-context';
 import type { JobEventSink } from './job-events';
+import type { JobObservability } from './job-observer';
 import { OwnershipGuard } from './ownership-guard';
 import { nextFireTime } from './scheduler/cron';
 import type { ScheduledTask, Scheduler } from './scheduler/scheduler';
@@ -26,6 +28,8 @@ export interface ItemSchedulerOptions {
   config: () => JobConfig;
   events: JobEventSink;
   report: (err: unknown) => void;
+  /** Metrics and history hooks, and the tracer of execution spans (default: none, the global tracer). */
+  observability?: JobObservability;
 }
 
 /** How long a fire waits for a pending resharding before it is skipped (the next fire tries again). */
@@ -65,7 +69,15 @@ export class ItemScheduler {
     const executor = new Executor(o.definition, o.ctx.instanceId, o.ctx.logger, () =>
       this.guard.problem(),
     );
-    this.runs = new ItemRuns(o.ctx, executor, o.execution, o.events, o.report);
+    this.runs = new ItemRuns(
+      o.ctx,
+      executor,
+      o.execution,
+      o.events,
+      o.report,
+      undefined,
+      o.observability,
+    );
   }
 
   start(): void {
@@ -102,7 +114,7 @@ export class ItemScheduler {
     if (this.guard.isConnected) {
       if (this.triggerPending && !this.isBusy()) {
         this.triggerPending = false;
-        void this.fire();
+        void this.fire('manual');
       }
       this.failoverAvailable();
     }
@@ -130,8 +142,10 @@ export class ItemScheduler {
             await this.o.execution.release(claim.item, claim.sessionEpoch, true);
             return;
           }
-          this.runs.start({ ...claim, config: this.o.config(), failover: true }, item =>
-            this.afterRun(item),
+          this.o.observability?.observer.failoverStarted(this.o.ctx.jobName);
+          this.runs.start(
+            { ...claim, config: this.o.config(), failover: true, trigger: 'failover' },
+            item => this.afterRun(item),
           );
         }
       } catch (err) {
@@ -192,7 +206,7 @@ export class ItemScheduler {
       this.triggerPending = true;
       return;
     }
-    void this.fire();
+    void this.fire('manual');
   }
 
   private schedule(): void {
@@ -204,14 +218,16 @@ export class ItemScheduler {
     if (next === null) {
       return;
     }
-    this.task = this.o.scheduler.at(next.getTime(), async () => {
+    const scheduledAt = next.getTime();
+    this.task = this.o.scheduler.at(scheduledAt, async () => {
+      this.o.observability?.observer.fired(this.o.ctx.jobName, Date.now() - scheduledAt);
       this.schedule();
       await this.fire();
     });
   }
 
   /** One fire: every local item that may start now. */
-  async fire(): Promise<void> {
+  async fire(trigger: ExecutionTrigger = 'cron'): Promise<void> {
     if (!this.mayStart()) {
       return;
     }
@@ -229,7 +245,7 @@ export class ItemScheduler {
     this.lastFireAt = Date.now();
     for (const item of this.o.sharding.localItems()) {
       if (!this.o.sharding.isItemDisabled(item)) {
-        void this.startItem(item);
+        void this.startItem(item, trigger);
       }
     }
   }
@@ -258,7 +274,7 @@ export class ItemScheduler {
     );
   }
 
-  private async startItem(item: number): Promise<void> {
+  private async startItem(item: number, trigger: ExecutionTrigger): Promise<void> {
     const config = this.o.config();
     if (
       this.runs.has(item) ||
@@ -297,8 +313,9 @@ export class ItemScheduler {
         }
         return;
       }
-      this.runs.start({ item, fencingToken, sessionEpoch, config, failover: false }, done =>
-        this.afterRun(done),
+      this.runs.start(
+        { item, fencingToken, sessionEpoch, config, failover: false, trigger },
+        done => this.afterRun(done),
       );
     } catch (err) {
       this.o.report(err);
@@ -314,7 +331,7 @@ export class ItemScheduler {
     this.runMisfire(item);
     if (this.triggerPending && !this.isBusy()) {
       this.triggerPending = false;
-      void this.fire();
+      void this.fire('manual');
     }
     this.failoverAvailable();
   }
@@ -337,7 +354,7 @@ export class ItemScheduler {
       try {
         await this.o.misfire.clear(item);
         if (!this.o.sharding.isItemDisabled(item)) {
-          await this.startItem(item);
+          await this.startItem(item, 'misfire');
         }
       } catch (err) {
         this.o.report(err);

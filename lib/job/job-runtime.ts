@@ -16,6 +16,7 @@ import type { JobDefinition } from './define-job';
 import type { JobConfig } from './job-config';
 import type { JobContext } from './job-context';
 import type { JobEventSink } from './job-events';
+import type { JobObservability } from './job-observer';
 import type { InstanceInfo } from './job-instance';
 import { JobPaths } from './job-paths';
 import { ItemScheduler } from './item-scheduler';
@@ -44,6 +45,8 @@ export interface JobRuntimeOptions {
   events: JobEventSink;
   /** A condition that blocks progress is reported (`stalled`) after this long (default 10 s or 2 sessions). */
   stallAfterMs?: number;
+  /** Metrics and history hooks, and the tracer of execution spans. */
+  observability?: JobObservability;
 }
 
 const RESHARD_RETRY_MAX_MS = 2000;
@@ -140,6 +143,7 @@ export class JobRuntime {
       config: () => this.config.config,
       events: options.events,
       report: err => this.report(err),
+      observability: options.observability,
     });
     this.watchdog = new LivenessWatchdog(
       {
@@ -256,6 +260,7 @@ export class JobRuntime {
           }
           const generation = await this.sharding.reshard(fence);
           this.reshardings++;
+          this.options.observability?.observer.resharded(this.name);
           this.logger.info('resharding committed', { generation });
           await this.ctx
             .cache()

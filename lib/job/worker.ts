@@ -1,5 +1,8 @@
 import { hostname } from 'node:os';
+import type { TracerProvider } from '@opentelemetry/api';
+import type { Registry } from 'prom-client';
 import { ConfigurationError } from '../errors';
+import type { ExecutionHistoryReader, ExecutionHistorySink } from '../history/execution-record';
 import { TypedEmitter } from '../internal/typed-emitter';
 import { noopLogger, type Logger } from '../logger';
 import type { CoordinatorRegistryCenter } from '../registry/registry-center';
@@ -12,6 +15,7 @@ import { guardScriptCommand } from './kinds/script-command';
 import type { JobConfig } from './job-config';
 import { Scheduler } from './scheduler/scheduler';
 import { beginLife, endLife } from './services/instance-holder';
+import { WorkerObservability } from './worker-observability';
 
 export interface WorkerOptions extends WorkerStallOptions {
   /** A registry center; initialised here when it was not yet. */
@@ -30,6 +34,22 @@ export interface WorkerOptions extends WorkerStallOptions {
    * host's trust decision, not the job's. On a registry client without credentials it logs a warning.
    */
   allowRegistryCommand?: boolean;
+  /**
+   * Prometheus metrics (DESIGN §7 names, docs/metrics.md) into the prom-client registry given here —
+   * never prom-client's global default registry. Off by default.
+   */
+  metrics?: { register: Registry };
+  /**
+   * Where execution records go: a sink or several (`createMemoryHistory`, `createJsonLinesHistory`,
+   * `createPostgresHistory`, or your own). Default: an in-memory ring of the newest 1,000, read through
+   * `worker.history`; `false` keeps no history. Sinks are the application's to close after `stop()`.
+   */
+  history?: ExecutionHistorySink | readonly ExecutionHistorySink[] | false;
+  /**
+   * Where the execution spans go (one per execution, OpenTelemetry). Default: the global provider of
+   * `@opentelemetry/api`, a no-op unless the application installed an SDK.
+   */
+  tracerProvider?: TracerProvider;
 }
 
 export interface WorkerStallOptions {
@@ -69,6 +89,7 @@ export class Worker extends TypedEmitter<WorkerEvents> {
   private readonly scheduler: Scheduler;
   private stopping: Promise<void> | undefined;
   private readonly inspections: ((stored: JobConfig) => void)[] = [];
+  private readonly observability: WorkerObservability;
 
   constructor(
     readonly instanceId: string,
@@ -80,6 +101,33 @@ export class Worker extends TypedEmitter<WorkerEvents> {
     this.scheduler = new Scheduler({
       onError: err => this.sink('error', { job: '', error: asError(err) }),
     });
+    this.observability = new WorkerObservability(options, logger);
+  }
+
+  /**
+   * The worker's execution history, newest first: the default memory ring, or the first sink given in
+   * `history` that can be read; `undefined` when none can.
+   */
+  get history(): ExecutionHistoryReader | undefined {
+    return this.observability.reader;
+  }
+
+  /**
+   * Whether this worker is ready for work (what `/readyz` serves): its registry is connected and it runs
+   * at least one job. `reason` says what is missing.
+   */
+  readiness(): { ready: boolean; reason: string } {
+    const state = this.options.registry.connectionState;
+    if (state !== 'CONNECTED' && state !== 'RECONNECTED') {
+      return { ready: false, reason: `registry ${state}` };
+    }
+    if (this.stopping !== undefined) {
+      return { ready: false, reason: 'stopping' };
+    }
+    if (this.runtimes.size === 0 || this.jobs.length === 0) {
+      return { ready: false, reason: 'no job running' };
+    }
+    return { ready: true, reason: 'ready' };
   }
 
   /** Names of the jobs still running on this worker. */
@@ -118,9 +166,24 @@ export class Worker extends TypedEmitter<WorkerEvents> {
         logger: this.logger,
         events: this.sink,
         stallAfterMs: this.options.stallAfterMs,
+        observability: this.observability.jobObservability,
       });
       this.runtimes.set(definition.name, runtime);
     }
+    const registry = this.options.registry;
+    this.observability.startMetrics({
+      registry,
+      jobs: () =>
+        [...this.runtimes.values()]
+          .filter(r => !r.isStopped)
+          .map(r => ({ job: r.name, items: r.items.currentItems().length, isLeader: r.isLeader })),
+      cacheNodes: () =>
+        [...this.runtimes.values()].reduce(
+          (n, r) => n + (registry.getRawCache(new JobPaths(r.name).root)?.size ?? 0),
+          0,
+        ),
+      dropped: () => this.observability.dropped(),
+    });
     try {
       await Promise.all([...this.runtimes.values()].map(r => r.start()));
     } catch (err) {
@@ -155,6 +218,7 @@ export class Worker extends TypedEmitter<WorkerEvents> {
       const timeoutMs = options.timeoutMs ?? DEFAULT_STOP_TIMEOUT_MS;
       await Promise.all([...this.runtimes.values()].map(r => r.stop(timeoutMs)));
       this.scheduler.close();
+      this.observability.close();
       endLife(this.startedAt);
     })();
     return this.stopping;
@@ -164,6 +228,10 @@ export class Worker extends TypedEmitter<WorkerEvents> {
     event: K,
     ...args: WorkerEvents[K]
   ): void => {
+    if (event === 'stalled') {
+      const [stall] = args as WorkerEvents['stalled'];
+      this.observability.stalled(stall.job, stall.reason);
+    }
     if (event === 'error' && this.listenerCount('error') === 0) {
       const [payload] = args as WorkerEvents['error'];
       this.logger.error('background failure', { job: payload.job, error: payload.error });

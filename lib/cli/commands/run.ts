@@ -1,6 +1,8 @@
 import { InvalidArgumentError, type Command } from 'commander';
+import { collectDefaultMetrics, Registry } from 'prom-client';
 import { startWorker, type Worker } from '../../job/worker';
 import { consoleLogger } from '../../logger';
+import { serveMetrics, type MetricsServer } from '../../metrics/metrics-server';
 import type { CoordinatorRegistryCenter } from '../../registry/registry-center';
 import {
   DEFAULT_REGISTRY_URL,
@@ -14,14 +16,19 @@ import { printJson, printLine } from '../output';
 interface RunOptions extends CommonOptions {
   instanceId?: string;
   drainTimeoutMs: number;
+  metricsPort?: number;
+  metricsHost: string;
 }
 
 /** Default of `--drain-timeout-ms`: how long running items may take to finish at SIGTERM / SIGINT. */
 export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
 
 /**
- * `shardline run <module> [--instance-id <id>] [--drain-timeout-ms <ms>]`: a worker for the jobs the module
- * exports. Prints one line once every job has started —
+ * `shardline run <module> [--instance-id <id>] [--drain-timeout-ms <ms>] [--metrics-port <p>]
+ * [--metrics-host <h>]`: a worker for the jobs the module exports. With `--metrics-port` it serves
+ * `/metrics` (Shardline's metrics plus the process's default prom-client metrics), `/healthz` and
+ * `/readyz` (503 until the registry is connected and the jobs started) on `--metrics-host` (0.0.0.0),
+ * from before the jobs start until the worker has drained. Prints one line once every job has started —
  * `shardline: worker <id> running jobs a,b on <registry>` (with `--json`: `{ "instanceId", "jobs",
  * "registry" }`) — and logs to stderr at info level. SIGTERM / SIGINT drain the worker (running items
  * get `--drain-timeout-ms`), close the registry and exit 0; a second signal exits at once with 1. The
@@ -41,20 +48,40 @@ export function registerRunCommand(program: Command): void {
       parseMs,
       DEFAULT_DRAIN_TIMEOUT_MS,
     )
+    .option('--metrics-port <port>', 'serve /metrics, /healthz and /readyz on this port', parsePort)
+    .option('--metrics-host <host>', 'address the metrics endpoints listen on', '0.0.0.0')
     .description('run a worker for the jobs a module exports')
     .action(async (module: string, options: RunOptions) => {
       const jobs = loadJobModule(module);
-      const registry = await openRegistry(options.registry ?? DEFAULT_REGISTRY_URL);
-      let worker: Worker;
+      let worker: Worker | undefined;
+      let metricsServer: MetricsServer | undefined;
+      const register = new Registry();
+      if (options.metricsPort !== undefined) {
+        collectDefaultMetrics({ register });
+        metricsServer = await serveMetrics({
+          register,
+          port: options.metricsPort,
+          host: options.metricsHost,
+          readiness: () => worker?.readiness() ?? { ready: false, reason: 'starting' },
+        });
+      }
+      const registry = await openRegistry(options.registry ?? DEFAULT_REGISTRY_URL).catch(
+        async (err: unknown) => {
+          await metricsServer?.close();
+          throw err;
+        },
+      );
       try {
         worker = await startWorker({
           registry,
           jobs,
           instanceId: options.instanceId,
           logger: consoleLogger('info'),
+          ...(metricsServer === undefined ? {} : { metrics: { register } }),
         });
       } catch (err) {
         await registry.close().catch(() => undefined); // the start failure is the one to report
+        await metricsServer?.close();
         throw err;
       }
       const names = jobs.map(j => j.name);
@@ -66,7 +93,11 @@ export function registerRunCommand(program: Command): void {
         );
       }
       await untilStopRequested(worker);
-      await drain(worker, registry, options.drainTimeoutMs);
+      try {
+        await drain(worker, registry, options.drainTimeoutMs);
+      } finally {
+        await metricsServer?.close();
+      }
     });
 }
 
@@ -112,6 +143,14 @@ async function drain(
     process.off('SIGTERM', force);
     process.off('SIGINT', force);
   }
+}
+
+function parsePort(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n > 65535) {
+    throw new InvalidArgumentError('a port is an integer from 0 to 65535.');
+  }
+  return n;
 }
 
 function parseMs(value: string): number {

@@ -113,21 +113,51 @@ export class ExecutionService {
    * Ends a claim: deletes the running record (and the failover marker of a failover run) in one
    * transaction checked against our own instance node. Skipped after a new session (the old session's
    * claims are the leader's to reap); a failed check means the same, and is not an error.
+   *
+   * `last` (the item's last execution, JSON) is written to `sharding/{item}/last` by the same transaction:
+   * created or set as the cache shows the node, with no extra round trip. Should the cache be behind and
+   * that op be the one that fails, the release is retried with the other op, then without it: the running
+   * record always goes, the `last` node is best effort.
    */
-  async release(item: number, sessionEpoch: number, failover: boolean): Promise<void> {
+  async release(
+    item: number,
+    sessionEpoch: number,
+    failover: boolean,
+    last?: string,
+  ): Promise<void> {
     const { registry, paths } = this.ctx;
     // Retried while the session that wrote the record may live: a record left behind by a live writer
     // would block the item for good (nobody reaps a live writer's record). Once the session is LOST (or
     // replaced, or the client closed) the record belongs to a dead writer: the leader reaps it.
     let backoff = RELEASE_RETRY_MIN_MS;
     const writerMayLive = (): boolean => this.sessionMayLive(sessionEpoch);
+    const lastPath = paths.itemLast(item);
+    // 'create' / 'set' / undefined (no last op), flipped or dropped when the last op is the one that fails.
+    let lastOp: 'create' | 'set' | undefined =
+      last === undefined ? undefined : this.ctx.cache().has(lastPath) ? 'set' : 'create';
+    const lastIndex = 2; // check instance, delete running, then the last op
+    let flipped = false;
     while (writerMayLive()) {
       try {
-        await registry.executeInTransaction(tx =>
-          tx.check(paths.instance(this.ctx.instanceId)).delete(paths.itemRunning(item)),
-        );
+        await registry.executeInTransaction(tx => {
+          tx.check(paths.instance(this.ctx.instanceId)).delete(paths.itemRunning(item));
+          if (last !== undefined && lastOp === 'create') {
+            tx.create(lastPath, last);
+          } else if (last !== undefined && lastOp === 'set') {
+            tx.setData(lastPath, last);
+          }
+        });
         break;
       } catch (err) {
+        if (
+          err instanceof TransactionError &&
+          lastOp !== undefined &&
+          err.failedIndex === lastIndex
+        ) {
+          lastOp = flipped ? undefined : lastOp === 'create' ? 'set' : 'create';
+          flipped = true;
+          continue;
+        }
         if (err instanceof TransactionError) {
           this.ctx.logger.warn('running record not released: our instance or the record is gone', {
             item,
