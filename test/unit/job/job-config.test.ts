@@ -171,6 +171,33 @@ describe('job-config', () => {
       expect(unknown.message).to.contain('unknown field');
     });
 
+    it('names every field a stored configuration leaves out, none taking a default', () => {
+      const without = (key: string): Record<string, unknown> => {
+        const input = validConfig();
+        const [outer, inner] = key.split('.') as [string, string | undefined];
+        if (inner === undefined) {
+          delete input[outer];
+        } else {
+          const nested = { ...(input[outer] as Record<string, unknown>) };
+          delete nested[inner];
+          input[outer] = nested;
+        }
+        return input;
+      };
+      for (const key of [
+        ...JOB_CONFIG_KEYS,
+        'retry.attempts',
+        'retry.backoffMs',
+        'retry.maxBackoffMs',
+      ]) {
+        const err = configError(without(key));
+        expect(err.field, key).to.equal(key);
+        expect(err.message, key).to.match(
+          new RegExp(`^${key.replace('.', '\\.')}: is missing \\(must `),
+        );
+      }
+    });
+
     it('lists every problem, the first one in `field`', () => {
       const err = configError(validConfig({ shardingTotalCount: 0, failover: 'no' }));
       expect(err.field).to.equal('shardingTotalCount');
