@@ -1,7 +1,7 @@
 // A plain node-zookeeper-client in the same process as a Shardline ZooKeeper registry behaves exactly as
 // without Shardline: the wire layer (lib/registry/zookeeper/wire) hooks its own client objects only, never
 // the library's modules or prototypes.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { expect } from 'chai';
@@ -141,15 +141,24 @@ async function observe(client: PlainClient, root: string): Promise<unknown> {
   return out;
 }
 
-/** Every function of `target` (own properties) is the library's own code, found verbatim in `file`. */
-function expectLibraryCode(target: object, file: string): void {
-  const source = readFileSync(join(LIBRARY_DIR, file), 'utf8');
+/** The library's JavaScript sources, concatenated. */
+const LIBRARY_SOURCE = [
+  'index.js',
+  'lib/jute/index.js',
+  ...readdirSync(join(LIBRARY_DIR, 'lib'))
+    .filter(f => f.endsWith('.js'))
+    .map(f => `lib/${f}`),
+]
+  .map(file => readFileSync(join(LIBRARY_DIR, file), 'utf8'))
+  .join('\n');
+
+/** Every function of `target` (own properties) is the library's own code, found verbatim in its sources. */
+function expectLibraryCode(target: object, what: string): void {
   for (const key of Object.getOwnPropertyNames(target)) {
     const value = (target as Record<string, unknown>)[key];
     if (typeof value === 'function' && key !== 'constructor' && key !== 'super_') {
-      expect(source.includes(Function.prototype.toString.call(value)), `${file}: ${key}`).to.equal(
-        true,
-      );
+      const source = Function.prototype.toString.call(value);
+      expect(LIBRARY_SOURCE.includes(source), `${what}: ${key}`).to.equal(true);
     }
   }
 }
@@ -187,8 +196,25 @@ function expectPristineLibrary(client: PlainClient): void {
   ]) {
     expectLibraryCode(cls.prototype, 'lib/jute/index.js');
   }
-  expectLibraryCode(zookeeper.Exception, 'lib/Exception.js');
-  expectLibraryCode((zookeeper.Exception as unknown as Constructor).prototype, 'lib/Exception.js');
+  // Every module of the library: its exports and, for a class, its prototype.
+  for (const file of [
+    'index.js',
+    ...readdirSync(join(LIBRARY_DIR, 'lib'))
+      .filter(f => f.endsWith('.js'))
+      .map(f => `lib/${f}`),
+  ]) {
+    const exported = load(join(LIBRARY_DIR, file)) as object;
+    expectLibraryCode(exported, file);
+    for (const value of [exported, ...(Object.values(exported) as unknown[])]) {
+      if (typeof value === 'function') {
+        expectLibraryCode({ [file]: value }, file);
+        const prototype = (value as Partial<Constructor>).prototype;
+        if (prototype !== undefined) {
+          expectLibraryCode(prototype, file);
+        }
+      }
+    }
+  }
   expectLibraryCode(Object.getPrototypeOf(client) as object, 'index.js');
   expectLibraryCode(Object.getPrototypeOf(client.transaction()) as object, 'lib/Transaction.js');
   const cm = (client as unknown as { connectionManager: { watcherManager: object } })
