@@ -172,6 +172,8 @@ export class ServerProcess {
     readonly args: readonly string[],
     readonly dir: string,
     readonly logFile: string,
+    /** Run as this user (PostgreSQL refuses to run as root); default: as we run. */
+    private readonly user?: { uid: number; gid: number },
   ) {
     installHooks();
     tempDirs.add(dir);
@@ -193,7 +195,11 @@ export class ServerProcess {
     const fd = openSync(this.logFile, 'a');
     let child: ChildProcess;
     try {
-      child = spawn(this.command, [...this.args], { stdio: ['ignore', fd, fd], detached: false });
+      child = spawn(this.command, [...this.args], {
+        stdio: ['ignore', fd, fd],
+        detached: false,
+        ...(this.user === undefined ? {} : { uid: this.user.uid, gid: this.user.gid }),
+      });
     } finally {
       closeSync(fd); // the child holds its own copy
     }
@@ -218,14 +224,17 @@ export class ServerProcess {
     }
   }
 
-  /** SIGKILL by PID and wait for the exit; works on a paused (SIGSTOPped) process too. Idempotent. */
-  async kill(): Promise<void> {
+  /**
+   * SIGKILL (or `signal`) by PID and wait for the exit; SIGKILL works on a paused (SIGSTOPped) process too.
+   * Idempotent.
+   */
+  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
     const child = this.child;
     if (!child || !isRunning(child)) {
       return;
     }
     const exited = awaitExit(child);
-    process.kill(this.lastPid, 'SIGKILL');
+    process.kill(this.lastPid, signal);
     await exited;
   }
 
