@@ -81,9 +81,14 @@ export class RunLedger {
 
   /**
    * Resolves once `predicate()` holds, judged now and after every start (any run anywhere); rejects after
-   * `timeoutMs`. For conditions that runs make observable (a job that fires every second).
+   * `timeoutMs` saying `what` is still awaited. For conditions that runs make observable (a job that fires
+   * every second).
    */
-  waitFor(predicate: () => boolean, timeoutMs: number): Promise<void> {
+  waitFor(
+    predicate: () => boolean,
+    timeoutMs: number,
+    what: () => string = () => 'the runs',
+  ): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const check = (): void => {
         if (predicate()) {
@@ -93,7 +98,7 @@ export class RunLedger {
       };
       const timer = setTimeout(() => {
         done();
-        reject(new Error(`timed out after ${timeoutMs} ms waiting on the runs`));
+        reject(new Error(`timed out after ${timeoutMs} ms waiting on ${what()}`));
       }, timeoutMs);
       const done = (): void => {
         clearTimeout(timer);
@@ -115,29 +120,15 @@ export class RunLedger {
 
   /** Resolves once each of `items` started since the last mark; rejects after `timeoutMs` naming the rest. */
   waitAllRun(items: readonly number[], timeoutMs: number): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const check = (): void => {
-        if (this.missing(items).length === 0) {
-          done();
-          resolve();
-        }
-      };
-      const timer = setTimeout(() => {
-        done();
+    return this.waitFor(
+      () => this.missing(items).length === 0,
+      timeoutMs,
+      () => {
         const missing = this.missing(items);
-        reject(
-          new Error(
-            `timed out after ${timeoutMs} ms: ${missing.length} of ${items.length} items never ran (${missing.slice(0, 20).join(',')}${missing.length > 20 ? ',…' : ''})`,
-          ),
-        );
-      }, timeoutMs);
-      const done = (): void => {
-        clearTimeout(timer);
-        this.waiters.delete(check);
-      };
-      this.waiters.add(check);
-      check();
-    });
+        const listed = `${missing.slice(0, 20).join(',')}${missing.length > 20 ? ',…' : ''}`;
+        return `items ${listed} (${missing.length} of ${items.length} never ran)`;
+      },
+    );
   }
 }
 

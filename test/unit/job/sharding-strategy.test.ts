@@ -10,22 +10,12 @@ import {
   type ShardingStrategyFunction,
 } from '../../../lib/job/sharding/sharding-strategy';
 import type { StrategyName } from '../../../lib/job/job-config';
+import { seededRandom } from '../../harness/seeded-random';
 
 const asObject = (m: Map<string, number[]>): Record<string, number[]> => Object.fromEntries(m);
 const HOSTS = ['host0', 'host1', 'host2'];
 // The reference's worked example lists the instances in ElasticJob's (descending) order.
 const IPS = ['192.168.0.13@-@1003', '192.168.0.12@-@1002', '192.168.0.11@-@1001'];
-
-/** A small deterministic PRNG (mulberry32) so that property tests are reproducible. */
-function prng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('sharding strategies', () => {
   describe('AVG_ALLOCATION', () => {
@@ -157,7 +147,7 @@ describe('sharding strategies', () => {
     const names: StrategyName[] = ['AVG_ALLOCATION', 'ODEVITY', 'ROUND_ROBIN'];
     for (const name of names) {
       it(`${name}: every item exactly once, every instance present, deterministic, balanced within 1`, () => {
-        const random = prng(20240601);
+        const random = seededRandom(20240601);
         for (let round = 0; round < 300; round++) {
           const n = 1 + Math.floor(random() * 12);
           const total = 1 + Math.floor(random() * 60);
