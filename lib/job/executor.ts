@@ -18,6 +18,11 @@ export interface ItemOutcome {
   durationMs: number;
   attempts: number;
   error: JobExecutionError | undefined;
+  /**
+   * The run ended because the item may no longer be ours (OwnershipLostError, or its signal aborted by a
+   * fence, a session loss or the worker stopping) rather than by the handler's own failure.
+   */
+  interrupted: boolean;
 }
 
 /**
@@ -54,6 +59,7 @@ export class Executor {
           durationMs: Date.now() - started,
           attempts: attempt,
           error: undefined,
+          interrupted: false,
         };
       } catch (err) {
         lastError = err;
@@ -78,6 +84,7 @@ export class Executor {
       durationMs: Date.now() - started,
       attempts: attempt,
       error: toExecutionError(this.definition.name, request.item, lastError),
+      interrupted: request.signal.aborted || lastError instanceof OwnershipLostError,
     };
   }
 

@@ -61,8 +61,8 @@ export class ItemRuns {
     return this.running.has(item);
   }
 
-  /** Starts `run`; `ended(item)` is called once it has ended and its record was released. */
-  start(run: ClaimedRun, ended: (item: number) => void): void {
+  /** Starts `run`; `ended` is called once it has ended and its record was released. */
+  start(run: ClaimedRun, ended: (item: number, outcome: ItemOutcome) => void): void {
     const controller = new AbortController();
     const { item, fencingToken, sessionEpoch, config, failover } = run;
     const trigger = run.trigger ?? (failover ? 'failover' : 'cron');
@@ -122,7 +122,7 @@ export class ItemRuns {
           error: outcome.error,
         });
       }
-      ended(item);
+      ended(item, outcome);
     })();
     this.running.set(item, { controller, done, startedAt: Date.now() });
   }

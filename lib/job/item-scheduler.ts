@@ -1,7 +1,7 @@
 import type { ExecutionTrigger } from '../history/execution-record';
 import type { ConnectionState } from '../registry/registry-center';
 import type { JobDefinition } from './define-job';
-import { Executor } from './executor';
+import { Executor, type ItemOutcome } from './executor';
 import { ItemRuns } from './item-runs';
 import type { JobConfig } from './job-config';
 import type { JobContext } from './job-context';
@@ -65,7 +65,10 @@ export class ItemScheduler {
   lastFireAt = 0;
 
   constructor(private readonly o: ItemSchedulerOptions) {
-    this.guard = new OwnershipGuard(o.ctx.registry, reason => this.runs.abortAll(reason));
+    this.guard = new OwnershipGuard(o.ctx.registry, {
+      fence: reason => this.runs.abortAll(reason),
+      restored: () => this.resume(),
+    });
     const executor = new Executor(o.definition, o.ctx.instanceId, o.ctx.logger, () =>
       this.guard.problem(),
     );
@@ -81,6 +84,7 @@ export class ItemScheduler {
   }
 
   start(): void {
+    this.guard.start();
     this.schedule();
     this.assignmentChanged();
     this.failoverAvailable();
@@ -112,12 +116,23 @@ export class ItemScheduler {
   connectionChanged(state: ConnectionState): void {
     this.guard.stateChanged(state);
     if (this.guard.isConnected) {
-      if (this.triggerPending && !this.isBusy()) {
-        this.triggerPending = false;
-        void this.fire('manual');
-      }
-      this.failoverAvailable();
+      this.resume();
     }
+  }
+
+  /** Contact is back (RECONNECTED, or a doubt ended): start what was held back meanwhile. */
+  private resume(): void {
+    if (this.closed) {
+      return;
+    }
+    if (this.triggerPending && !this.isBusy()) {
+      this.triggerPending = false;
+      void this.fire('manual');
+    }
+    for (const item of [...this.misfires]) {
+      this.runMisfire(item);
+    }
+    this.failoverAvailable();
   }
 
   /** Failover items are queued (or we became idle): claim one if this instance is idle. */
@@ -145,7 +160,7 @@ export class ItemScheduler {
           this.o.observability?.observer.failoverStarted(this.o.ctx.jobName);
           this.runs.start(
             { ...claim, config: this.o.config(), failover: true, trigger: 'failover' },
-            item => this.afterRun(item),
+            item => this.afterRun(item, undefined, claim.sessionEpoch),
           );
         }
       } catch (err) {
@@ -260,6 +275,16 @@ export class ItemScheduler {
     );
   }
 
+  /** The session that claimed a run is still ours (same epoch, not LOST or closed). */
+  private sessionLivesOn(sessionEpoch: number | undefined): boolean {
+    const { registry } = this.o.ctx;
+    return (
+      (sessionEpoch === undefined || sessionEpoch === registry.sessionEpoch) &&
+      registry.connectionState !== 'LOST' &&
+      registry.connectionState !== 'CLOSED'
+    );
+  }
+
   private isBusy(): boolean {
     return this.runs.size > 0 || this.starting.size > 0;
   }
@@ -315,7 +340,7 @@ export class ItemScheduler {
       }
       this.runs.start(
         { item, fencingToken, sessionEpoch, config, failover: false, trigger },
-        done => this.afterRun(done),
+        (done, outcome) => this.afterRun(done, outcome, sessionEpoch),
       );
     } catch (err) {
       this.o.report(err);
@@ -324,11 +349,24 @@ export class ItemScheduler {
     }
   }
 
-  private afterRun(item: number): void {
+  /**
+   * A run ended. One interrupted because the item might no longer be ours (a fence in doubt or SUSPENDED,
+   * not a session loss or a stop) while the session that claimed it lived on is owed one more run, as a
+   * misfire: the fire did not complete, and nobody else will run it (our session never ended, so no
+   * failover). It starts when contact is back (`resume`). A failover run (`outcome` undefined here) is
+   * not ours to repeat.
+   */
+  private afterRun(item: number, outcome: ItemOutcome | undefined, sessionEpoch: number | undefined): void {
     if (this.closed) {
       return;
     }
-    this.runMisfire(item);
+    if (outcome?.interrupted === true && this.sessionLivesOn(sessionEpoch)) {
+      void this.misfire(item, this.o.config())
+        .catch(err => this.o.report(err))
+        .then(() => this.runMisfire(item));
+    } else {
+      this.runMisfire(item);
+    }
     if (this.triggerPending && !this.isBusy()) {
       this.triggerPending = false;
       void this.fire('manual');
@@ -340,6 +378,9 @@ export class ItemScheduler {
     const config = this.o.config();
     if (!this.misfires.has(item) || this.runs.has(item) || this.starting.has(item)) {
       return;
+    }
+    if (!this.closed && !this.guard.isConnected && config.misfire) {
+      return; // held until contact is back (`resume`)
     }
     this.misfires.delete(item);
     if (

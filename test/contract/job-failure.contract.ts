@@ -210,5 +210,45 @@ export function describeJobFailureContract(factory: BackendFactory): void {
         await worker.stop({ timeoutMs: 2000 });
       }
     });
+
+    it('runs an item aborted by a suspected session loss once more when contact is back within the session', async () => {
+      const cache = await cluster.observe();
+      const cut = await clients.cuttable();
+      const worker = await startWorker({
+        registry: cut.registry,
+        jobs: [job(false, 1)],
+        instanceId: 'w-cut',
+      });
+      const misfires = queueOf<number>(push => worker.on('misfire', e => push(e.item)));
+      try {
+        await cluster.awaitAssignment(['w-cut'], settleMs);
+        log.block = true;
+        await cluster.observer!.persist(cluster.paths.trigger('w-cut'), '');
+        const first = await log.starts.take(ms(5000), 'w-cut starts item 0');
+        const states = queueOf<ConnectionState>(push =>
+          cut.registry.on('connectionStateChanged', push),
+        );
+        const epoch = cut.registry.sessionEpoch;
+        cut.cut();
+        await log.aborted.take(ms(factory.sessionTimeoutMs * 2), 'the abort');
+        log.block = false;
+        cut.heal();
+        let state: ConnectionState;
+        do {
+          state = await states.take(ms(factory.sessionTimeoutMs * 3), 'RECONNECTED');
+        } while (state === 'SUSPENDED');
+        // The abort comes at half the timeout: the session outlives the cut (no failover elsewhere).
+        expect(state).to.equal('RECONNECTED');
+        expect(cut.registry.sessionEpoch).to.equal(epoch);
+        expect(await misfires.take(ms(5000), 'the owed run, as a misfire')).to.equal(0);
+        const again = await log.starts.take(ms(5000), 'item 0 runs once more on w-cut');
+        expect(again).to.deep.include({ item: 0, instanceId: 'w-cut', token: first.token });
+        await cache.waitFor(c => !c.has(cluster.paths.itemRunning(0)), { timeoutMs: ms(5000) });
+        expect(log.starts.drain(), 'once, not in a loop').to.deep.equal([]);
+      } finally {
+        log.block = false;
+        await worker.stop({ timeoutMs: 2000 });
+      }
+    });
   });
 }

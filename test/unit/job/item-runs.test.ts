@@ -26,7 +26,7 @@ function fixture(obeysAbort: boolean): {
   const executor = {
     run: ({ item, signal }: { item: number; signal: AbortSignal }) => {
       const outcome = new Deferred<ItemOutcome>();
-      const result: ItemOutcome = { item, durationMs: 0, attempts: 1, error: undefined };
+      const result: ItemOutcome = { item, durationMs: 0, attempts: 1, error: undefined, interrupted: false };
       if (obeysAbort) {
         signal.addEventListener('abort', () => outcome.resolve(result));
       }
@@ -53,7 +53,7 @@ function fixture(obeysAbort: boolean): {
     logger,
     started,
     finishAll: () =>
-      pending.forEach(d => d.resolve({ item: 0, durationMs: 0, attempts: 1, error: undefined })),
+      pending.forEach(d => d.resolve({ item: 0, durationMs: 0, attempts: 1, error: undefined, interrupted: false })),
   };
 }
 
