@@ -58,8 +58,17 @@ function run(command, args, env = process.env) {
 }
 
 /** The harness knows what each server needs (and that etcdctl is in etcd-client, not etcd-server). */
-async function missingServers(needZk, needEtcd) {
+async function missingServers(needZk, needEtcd, needObservability = false) {
   const checks = [];
+  if (needObservability) {
+    // test/observability: the PostgreSQL history sink and a Prometheus scrape against real servers.
+    const { PostgresServer } = await tsImport('../test/harness/postgres-server.ts', import.meta.url);
+    const { PrometheusServer } = await tsImport(
+      '../test/harness/prometheus-server.ts',
+      import.meta.url,
+    );
+    checks.push(PostgresServer.findBinaries(), PrometheusServer.findBinaries());
+  }
   if (needZk) {
     const { ZooKeeperServer } = await tsImport(
       '../test/harness/zookeeper-server.ts',
@@ -115,13 +124,13 @@ async function main() {
       );
       specs = FAST_SPECS;
     } else {
-      let { missing, packages } = await missingServers(needZk, needEtcd);
+      let { missing, packages } = await missingServers(needZk, needEtcd, mode === 'all');
       if (missing.length > 0 && canApt()) {
         console.error(
           `shardline test: installing ${packages.join(' ')} (missing: ${missing.join(', ')})`,
         );
         aptInstall(packages);
-        ({ missing, packages } = await missingServers(needZk, needEtcd));
+        ({ missing, packages } = await missingServers(needZk, needEtcd, mode === 'all'));
       }
       if (missing.length > 0) {
         fail(
