@@ -44,6 +44,26 @@ export default tseslint.config(
     },
   },
   {
+    // The ZooKeeper backend reaches below node-zookeeper-client's public API only through wire/index.ts
+    // (docs/registry.md, "Wire layer"); no deep import of the library anywhere in lib/.
+    files: ['lib/registry/zookeeper/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            '**/job/*',
+            '**/ops/*',
+            '**/cli/*',
+            '**/recipes/*',
+            './wire/*',
+            'node-zookeeper-client/*',
+          ],
+        },
+      ],
+    },
+  },
+  {
     // Backends never import the job layer either (and create-registry-center may import backends).
     files: ['lib/registry/create-registry-center.ts'],
     rules: {
