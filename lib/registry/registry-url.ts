@@ -193,12 +193,20 @@ function parseEndpoints(url: string, scheme: string, authority: string): string[
   if (authority === '') {
     fail(url, 'no host:port given', scheme);
   }
+  const seen = new Set<string>();
   return authority.split(',').map(entry => {
     const hp = HOST_PORT.exec(entry);
     const port = Number(hp?.[2]);
     if (hp === null || port < 1 || port > 65535) {
       fail(url, `${JSON.stringify(entry)} is not a host:port pair`, scheme);
     }
+    // A host listed twice gets twice the share of connections (etcd3 picks a host per call) and a second
+    // futile attempt when it is down (ZooKeeper's round robin): almost always a copy-paste slip.
+    const key = entry.toLowerCase();
+    if (seen.has(key)) {
+      fail(url, `${JSON.stringify(key)} is listed twice`, scheme);
+    }
+    seen.add(key);
     return entry;
   });
 }
