@@ -101,6 +101,13 @@ export type {
   RemoveOptions,
   RemoveResult,
   RequestResult,
+  ShutdownTarget,
   ToggleResult,
   ToggleTarget,
+  UpdateConfigOptions,
 } from './ops/operations-api';
+// web console
+export { createConsoleHandler } from './console/console-handler';
+export type { ConsoleHandler, ConsoleOptions } from './console/console-handler';
+export { startConsoleServer } from './console/console-server';
+export type { ConsoleServer, ConsoleServerOptions } from './console/console-server';

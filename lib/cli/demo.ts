@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { defineJob } from '../job/define-job';
 import { JobPaths } from '../job/job-paths';
 import { startWorker, type Worker } from '../job/worker';
+import { startConsoleServer, type ConsoleServer } from '../console/console-server';
 import { createRegistryCenter } from '../registry/create-registry-center';
 import type { CoordinatorRegistryCenter, TreeCache } from '../registry/registry-center';
 
@@ -13,13 +14,25 @@ const COUNT = 6;
 const PARAMETERS = '0=Beijing,1=Shanghai,2=Guangzhou,3=Shenzhen,4=Hangzhou,5=Chengdu';
 const SETTLE_MS = 10_000;
 
+/** Options of {@link runDemo}. */
+export interface DemoOptions {
+  /** Serve the web console on the embedded registry while the demo runs (the CLI does; default off). */
+  console?: {
+    /** Default 8899; 0 picks a free port. */
+    port?: number;
+    /** After the scenario, keep the workers and the console running until this resolves (Ctrl-C). */
+    keepOpenUntil?: Promise<void>;
+  };
+}
+
 /**
  * The quickstart on the embedded registry: three workers in one process share a sharded job; the
  * assignment table is printed, each worker runs its items, then one worker stops abruptly (its registry
  * session ends, as when a process crashes), the leader moves its items, and the rebalanced table is shown.
+ * With `console`, the web console serves the same registry meanwhile and its URL is printed first.
  * Everything is stopped at the end; the process exits 0.
  */
-export async function runDemo(print: Print): Promise<void> {
+export async function runDemo(print: Print, options: DemoOptions = {}): Promise<void> {
   const url = `memory://shardline-demo-${randomUUID().slice(0, 8)}`;
   const paths = new JobPaths(JOB);
   const job = defineJob({
@@ -39,8 +52,16 @@ export async function runDemo(print: Print): Promise<void> {
     await registry.init();
     return registry;
   };
+  let consoleServer: ConsoleServer | undefined;
   try {
     const observer = await connect();
+    if (options.console !== undefined) {
+      consoleServer = await startConsoleServer({
+        registry: await connect(),
+        port: options.console.port ?? 8899,
+      });
+      print(`Web console: ${consoleServer.url}`);
+    }
     await observer.persist(paths.root, '');
     await observer.addCacheData(paths.root);
     const cache = observer.getRawCache(paths.root)!;
@@ -63,7 +84,12 @@ export async function runDemo(print: Print): Promise<void> {
     print("The leader moved worker-b's items:");
     printTable(print, cache, paths);
     await new Promise(resolve => setTimeout(resolve, 1200));
+    if (consoleServer !== undefined && options.console?.keepOpenUntil !== undefined) {
+      print(`The workers and the console keep running at ${consoleServer.url} (Ctrl-C to stop)`);
+      await options.console.keepOpenUntil;
+    }
   } finally {
+    await consoleServer?.close();
     await Promise.all(workers.map(w => w.stop({ timeoutMs: 2000 })));
     await Promise.all(registries.map(r => r.close()));
   }

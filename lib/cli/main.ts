@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EXIT_USAGE, reportFailure, stripCommanderPrefix, UsageError } from './cli-errors';
+import { registerConsoleCommand } from './commands/console';
 import { registerDemoCommand } from './commands/demo';
 import { registerJobsCommand } from './commands/jobs';
 import { registerRemoveCommand } from './commands/remove';
@@ -32,8 +33,8 @@ const PROCESS_IO: CliIo = {
 };
 
 /**
- * The `shardline` command: `run`, `jobs`, `status`, `trigger`, `disable`, `enable`, `shutdown`, `remove`
- * and `demo` (docs/operations.md). Commands are thin: parse, call the operations API, print.
+ * The `shardline` command: `run`, `jobs`, `status`, `trigger`, `disable`, `enable`, `shutdown`, `remove`,
+ * `console` and `demo` (docs/operations.md). Commands are thin: parse, call the operations API, print.
  *
  * Every failure ends with ONE line `shardline: <reason>` on stderr and exit code 1 (2 for usage errors);
  * `SHARDLINE_DEBUG=1` adds the stack. Every command closes its registry before returning, so the process
@@ -60,6 +61,7 @@ export async function main(argv: string[], io: CliIo = PROCESS_IO): Promise<numb
   registerToggleCommands(program);
   registerShutdownCommand(program);
   registerRemoveCommand(program);
+  registerConsoleCommand(program);
   registerDemoCommand(program);
   try {
     if (argv.length <= 2) {
