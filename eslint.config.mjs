@@ -23,6 +23,19 @@ export default tseslint.config(
     },
   },
   {
+    // The console's front end: plain browser JavaScript shipped as is (no build step, no types).
+    files: ['lib/console/assets/**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      sourceType: 'script',
+      globals: Object.fromEntries(
+        ['window', 'document', 'location', 'history', 'sessionStorage', 'fetch', 'EventSource',
+          'URLSearchParams', 'FormData', 'Node', 'setTimeout', 'console'].map(g => [g, 'readonly']),
+      ),
+    },
+  },
+  {
     // The job layer and the recipes use the contract only, never a backend (STYLE 3.2).
     files: ['lib/job/**/*.ts', 'lib/ops/**/*.ts', 'lib/recipes/**/*.ts', 'lib/registry/*.ts'],
     ignores: ['lib/registry/create-registry-center.ts'],
