@@ -2,11 +2,15 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'coverage/', '.scratch*/', '.tmp/', '**/*.cjs', '**/*.mjs'] },
+  {
+    ignores: ['dist/', 'node_modules/', 'coverage/', '.scratch*/', '.tmp/', '**/*.cjs', '**/*.mjs'],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
-    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/no-misused-promises': 'error',
@@ -30,8 +34,20 @@ export default tseslint.config(
       ...tseslint.configs.disableTypeChecked.languageOptions,
       sourceType: 'script',
       globals: Object.fromEntries(
-        ['window', 'document', 'location', 'history', 'sessionStorage', 'fetch', 'EventSource',
-          'URLSearchParams', 'FormData', 'Node', 'setTimeout', 'console'].map(g => [g, 'readonly']),
+        [
+          'window',
+          'document',
+          'location',
+          'history',
+          'sessionStorage',
+          'fetch',
+          'EventSource',
+          'URLSearchParams',
+          'FormData',
+          'Node',
+          'setTimeout',
+          'console',
+        ].map(g => [g, 'readonly']),
       ),
     },
   },
