@@ -1,5 +1,5 @@
-import type { Registry } from 'prom-client';
-import type { ExecutionRecord } from '../history/execution-record';
+import type { Counter, Histogram, Registry } from 'prom-client';
+import type { ExecutionOutcome, ExecutionRecord } from '../history/execution-record';
 import type { JobObserver } from '../job/job-observer';
 import type { ConnectionState, CoordinatorRegistryCenter } from '../registry/registry-center';
 import { metricsFor, type MetricsSource, type ShardlineMetrics } from './shardline-metrics';
@@ -31,6 +31,11 @@ export class WorkerMetrics implements JobObserver {
   private readonly backend: string;
   private readonly detach: () => void;
   private readonly unobserve: () => void;
+  /** Label children cached per job and per op: the hot path skips prom-client's label hashing. */
+  private readonly perJob = new Map<
+    string,
+    { outcomes: Map<ExecutionOutcome, Counter.Internal>; duration: Histogram.Internal<'job'> }
+  >();
 
   constructor(
     register: Registry,
@@ -48,9 +53,15 @@ export class WorkerMetrics implements JobObserver {
     this.detach = this.metrics.attach(source);
     const requestDuration = this.metrics.requestDuration;
     const backend = this.backend;
-    this.unobserve = registry.observeRequests((op, durationMs) =>
-      requestDuration.observe({ op, backend }, durationMs / 1000),
-    );
+    const perOp = new Map<string, Histogram.Internal<'op' | 'backend'>>();
+    this.unobserve = registry.observeRequests((op, durationMs) => {
+      let child = perOp.get(op);
+      if (child === undefined) {
+        child = requestDuration.labels({ op, backend });
+        perOp.set(op, child);
+      }
+      child.observe(durationMs / 1000);
+    });
     registry.on('connectionStateChanged', this.onState);
   }
 
@@ -59,8 +70,19 @@ export class WorkerMetrics implements JobObserver {
   }
 
   executionEnded(record: ExecutionRecord): void {
-    this.metrics.executions.inc({ job: record.job, outcome: record.outcome });
-    this.metrics.duration.observe({ job: record.job }, (record.endedAt - record.startedAt) / 1000);
+    const { job, outcome } = record;
+    let children = this.perJob.get(job);
+    if (children === undefined) {
+      children = { outcomes: new Map(), duration: this.metrics.duration.labels({ job }) };
+      this.perJob.set(job, children);
+    }
+    let counter = children.outcomes.get(outcome);
+    if (counter === undefined) {
+      counter = this.metrics.executions.labels({ job, outcome });
+      children.outcomes.set(outcome, counter);
+    }
+    counter.inc();
+    children.duration.observe((record.endedAt - record.startedAt) / 1000);
   }
 
   failoverStarted(job: string): void {

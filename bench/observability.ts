@@ -1,0 +1,157 @@
+/**
+ * Observability cost benchmark: the CPU of a worker running about 1,000 executions per second on the
+ * embedded registry, without and with metrics + history, side by side in one run (issue 11: the target
+ * is < 5 % more CPU).
+ *
+ *   npm run bench:observability
+ *   REPS=7 WINDOW_S=5 JOBS=10 ITEMS=100 npm run bench:observability
+ *
+ * Each repetition starts a fresh registry and worker with JOBS jobs of ITEMS items, all firing every
+ * second (JOBS × ITEMS executions per second; the handler does nothing, so the cost measured is the
+ * framework's), waits for the assignment and one fire, then measures `process.cpuUsage()` (user +
+ * system, this process: worker and embedded registry) over WINDOW_S seconds, aligned between fires.
+ * Modes alternate (off, on, off, on, …) so machine load drifts hit both alike; one untimed warm-up pair
+ * comes first.
+ *
+ * - off: `history: false`, no metrics (spans are the no-op API in both modes).
+ * - on:  metrics into a prom-client Registry scraped (`register.metrics()`) once per second, the default
+ *        memory ring, and a JSON-lines sink to a temp file.
+ *
+ * Printed: per mode the medians of executions/s, CPU % of one core and CPU µs per execution; then the
+ * ratio on/off of the median CPU per execution.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Registry } from 'prom-client';
+import { createJsonLinesHistory } from '../lib/history/json-lines-history';
+import { createMemoryHistory } from '../lib/history/memory-history';
+import { defineJob } from '../lib/job/define-job';
+import { startWorker, type WorkerOptions } from '../lib/job/worker';
+import { createRegistryCenter } from '../lib/registry/create-registry-center';
+import { uniqueNamespace } from '../test/harness/namespace';
+import { fmt, median, table } from './stats';
+
+const REPS = Number(process.env.REPS ?? 5);
+const WINDOW_S = Number(process.env.WINDOW_S ?? 5);
+const JOBS = Number(process.env.JOBS ?? 10);
+const ITEMS = Number(process.env.ITEMS ?? 100);
+
+type Mode = 'off' | 'on';
+
+interface Sample {
+  mode: Mode;
+  executionsPerS: number;
+  cpuPercent: number;
+  cpuUsPerExecution: number;
+}
+
+async function measure(mode: Mode, dir: string): Promise<Sample> {
+  const registry = createRegistryCenter(`memory://${uniqueNamespace('bench')}`);
+  await registry.init();
+  const jobs = Array.from({ length: JOBS }, (_, j) =>
+    defineJob({
+      name: `obs-${j}`,
+      cron: '* * * * * *',
+      shardingTotalCount: ITEMS,
+      misfire: false,
+      execute: () => undefined,
+    }),
+  );
+  const register = new Registry();
+  const sinks =
+    mode === 'on'
+      ? [createMemoryHistory(), createJsonLinesHistory(join(dir, `history-${Date.now()}.jsonl`))]
+      : [];
+  const options: WorkerOptions = {
+    registry,
+    jobs,
+    instanceId: 'bench',
+    history: mode === 'on' ? sinks : false,
+    ...(mode === 'on' ? { metrics: { register } } : {}),
+  };
+  const worker = await startWorker(options);
+  let executions = 0;
+  worker.on('executed', () => executions++);
+  let scrape: NodeJS.Timeout | undefined;
+  if (mode === 'on') {
+    scrape = setInterval(() => void register.metrics(), 1000);
+  }
+  try {
+    // Settled and firing: every item assigned, then one fire seen.
+    while (jobs.some(j => worker.items(j.name).length < ITEMS)) {
+      await new Promise(resolve => worker.once('sharded', resolve));
+    }
+    const seen = executions;
+    while (executions === seen) {
+      await new Promise(resolve => worker.once('executed', resolve));
+    }
+    // Start half-way between two fires so the window holds exactly WINDOW_S of them.
+    await sleep(1500 - (Date.now() % 1000));
+    const before = process.cpuUsage();
+    const startedAt = process.hrtime.bigint();
+    const count0 = executions;
+    await sleep(WINDOW_S * 1000);
+    const cpu = process.cpuUsage(before);
+    const elapsedS = Number(process.hrtime.bigint() - startedAt) / 1e9;
+    const counted = executions - count0;
+    const cpuUs = cpu.user + cpu.system;
+    return {
+      mode,
+      executionsPerS: counted / elapsedS,
+      cpuPercent: cpuUs / 1e4 / elapsedS,
+      cpuUsPerExecution: counted === 0 ? NaN : cpuUs / counted,
+    };
+  } finally {
+    clearInterval(scrape);
+    await worker.stop({ timeoutMs: 5000 });
+    await Promise.all(sinks.map(s => s.close()));
+    await registry.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'shardline-bench-obs-'));
+  const samples: Sample[] = [];
+  try {
+    process.stderr.write(
+      `observability bench: ${JOBS} jobs × ${ITEMS} items every second, ${REPS} repetitions of ${WINDOW_S} s per mode\n`,
+    );
+    await measure('off', dir);
+    await measure('on', dir);
+    for (let i = 0; i < REPS; i++) {
+      for (const mode of ['off', 'on'] as const) {
+        const s = await measure(mode, dir);
+        samples.push(s);
+        process.stderr.write(
+          `  ${mode}: ${fmt(s.executionsPerS, 0)} exec/s, CPU ${fmt(s.cpuPercent, 1)} %, ${fmt(s.cpuUsPerExecution, 1)} µs/exec\n`,
+        );
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const rows = [['mode', 'executions/s', 'CPU % of a core', 'CPU µs / execution']];
+  const med: Record<Mode, number> = { off: NaN, on: NaN };
+  for (const mode of ['off', 'on'] as const) {
+    const of = samples.filter(s => s.mode === mode);
+    med[mode] = median(of.map(s => s.cpuUsPerExecution));
+    rows.push([
+      mode === 'off' ? 'without metrics + history' : 'with metrics + history',
+      fmt(median(of.map(s => s.executionsPerS)), 0),
+      fmt(median(of.map(s => s.cpuPercent)), 1),
+      fmt(med[mode], 1),
+    ]);
+  }
+  console.log(table(rows));
+  const ratio = med.on / med.off;
+  console.log(
+    `with/without CPU per execution (medians of ${REPS}): ${fmt(ratio, 3)} (${fmt((ratio - 1) * 100, 1)} %; target < 5 %)`,
+  );
+}
+
+main().catch(err => {
+  console.error(err);
+  process.exit(1);
+});
