@@ -32,6 +32,9 @@ export interface ItemSchedulerOptions {
   observability?: JobObservability;
 }
 
+/** Pause before a failover claim that failed on a registry error is tried again. */
+const FAILOVER_RETRY_MS = 500;
+
 /** How long a fire waits for a pending resharding before it is skipped (the next fire tries again). */
 const SETTLE_TIMEOUT_MS = 10_000;
 
@@ -58,6 +61,9 @@ export class ItemScheduler {
   private closed = false;
   private triggerPending = false;
   private claimingFailover = false;
+  /** failoverAvailable() was called while a claim was in flight. */
+  private failoverRecheck = false;
+  private failoverRetry: NodeJS.Timeout | undefined;
   private assignmentCheck: NodeJS.Immediate | undefined;
   private readonly guard: OwnershipGuard;
   private lastLocalItems = '';
@@ -95,6 +101,7 @@ export class ItemScheduler {
     this.task?.cancel();
     this.task = undefined;
     this.guard.close();
+    clearTimeout(this.failoverRetry);
     if (this.assignmentCheck !== undefined) {
       clearImmediate(this.assignmentCheck);
       this.assignmentCheck = undefined;
@@ -135,11 +142,18 @@ export class ItemScheduler {
     this.failoverAvailable();
   }
 
-  /** Failover items are queued (or we became idle): claim one if this instance is idle. */
+  /**
+   * Failover items are queued (or we became idle): claim one if this instance is idle. A call during a
+   * claim is not dropped: the claim may have read the queue before the new entry, so it looks again
+   * when it ends. A claim that failed on a registry error looks again after a pause.
+   */
   failoverAvailable(): void {
+    if (this.claimingFailover) {
+      this.failoverRecheck = true;
+      return;
+    }
     const config = this.o.config();
     if (
-      this.claimingFailover ||
       !config.failover ||
       !config.monitorExecution ||
       this.isBusy() ||
@@ -165,8 +179,16 @@ export class ItemScheduler {
         }
       } catch (err) {
         this.o.report(err);
+        this.failoverRetry ??= setTimeout(() => {
+          this.failoverRetry = undefined;
+          this.failoverAvailable();
+        }, FAILOVER_RETRY_MS);
       } finally {
         this.claimingFailover = false;
+        if (this.failoverRecheck && !this.closed) {
+          this.failoverRecheck = false;
+          this.failoverAvailable();
+        }
       }
     })();
   }

@@ -13,6 +13,9 @@ export interface FailoverClaim {
   sessionEpoch: number;
 }
 
+/** Tries of one item's failover claim when its transaction loses a race (see claimOne). */
+const CLAIM_ATTEMPTS = 3;
+
 /** Records reaped per transaction (two ops each, plus the fence). */
 const REAP_PER_TXN = 50;
 
@@ -121,6 +124,11 @@ export class FailoverService {
     }
   }
 
+  /**
+   * One item's claim, tried again (a few times) when its transaction lost a race with a write that left
+   * the item still claimable — the generation record rewritten by a resharding between our read and our
+   * write: that loss said nothing about the item, and no later event would bring us back to it.
+   */
   private async claimOne(item: number, fence: LeaderFence): Promise<FailoverClaim | undefined> {
     const { paths, registry } = this.ctx;
     const config = this.config();
@@ -128,6 +136,21 @@ export class FailoverService {
       await registry.remove(paths.failoverItem(item)); // the item is gone or disabled: nothing to re-run
       return undefined;
     }
+    for (let attempt = 1; attempt <= CLAIM_ATTEMPTS; attempt++) {
+      const result = await this.tryClaim(item, fence);
+      if (result !== 'raced') {
+        return result;
+      }
+      this.ctx.logger.debug('failover claim raced; trying again', { item, attempt });
+    }
+    return undefined;
+  }
+
+  private async tryClaim(
+    item: number,
+    fence: LeaderFence,
+  ): Promise<FailoverClaim | undefined | 'raced'> {
+    const { paths, registry } = this.ctx;
     const [queued, running, generationNode] = await Promise.all([
       registry.getStat(paths.failoverItem(item)),
       registry.isExisted(paths.itemRunning(item)),
@@ -153,7 +176,9 @@ export class FailoverService {
       );
     } catch (err) {
       if (err instanceof TransactionError) {
-        return undefined; // raced with a regular run or a resharding: it is no longer ours to claim
+        // Raced with a regular run (entry gone / record created: nothing left to claim), or with a
+        // resharding (record rewritten): the next attempt re-reads and tells which.
+        return 'raced';
       }
       throw err;
     }
