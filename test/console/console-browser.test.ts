@@ -10,8 +10,9 @@ import { createRegistryCenter } from '../../lib/registry/create-registry-center'
 import type { CoordinatorRegistryCenter, TreeCache } from '../../lib/registry/registry-center';
 import { uniqueNamespace } from '../harness/namespace';
 import { zookeeperServerBackend } from '../harness/server-backends';
+import { spawnNode } from '../harness/process';
 import { ms } from '../harness/timing';
-import { awaitAssignment, WorkerFleet } from '../harness/worker-process';
+import { awaitAssignment, CLI_MAIN, WorkerFleet } from '../harness/worker-process';
 import { HeadlessChromium } from './browser';
 
 /**
@@ -41,6 +42,7 @@ describe('web console in a browser (ZooKeeper, worker processes)', function () {
   let extra: ConsoleServer | undefined;
   let page: Page;
   let dir: string | undefined;
+  let registryUrl = '';
   const paths = new JobPaths(JOB);
 
   before(async function () {
@@ -48,6 +50,7 @@ describe('web console in a browser (ZooKeeper, worker processes)', function () {
     const [browser] = await Promise.all([HeadlessChromium.launch(), backend.start()]);
     chromium = browser;
     const url = backend.url(uniqueNamespace('console'), SESSION_MS);
+    registryUrl = url;
     observer = createRegistryCenter(url);
     await observer.init();
     await observer.persist(paths.root, '');
@@ -202,6 +205,30 @@ describe('web console in a browser (ZooKeeper, worker processes)', function () {
     // The page asks for the token when an action is refused.
     await page.goto(`${extra.url}#/jobs/${JOB}`);
     await page.getByLabel('Console token (needed for actions)').waitFor();
+  });
+
+  it('shardline console serves the page on loopback with the token in the URL and stops on SIGTERM', async () => {
+    const child = spawnNode(
+      CLI_MAIN,
+      ['console', '--registry', registryUrl, '--port', '0'],
+      { SHARDLINE_CONSOLE_TOKEN: 's3cret' },
+    );
+    try {
+      const line = await child.lines.take(ms(20_000), 'the console line');
+      const printed = { url: /console on (\S+) for /.exec(line)?.[1] ?? line };
+      expect(printed.url).to.match(/^http:\/\/127\.0\.0\.1:\d+\/#token=s3cret$/);
+      await page.goto(printed.url);
+      await page.locator('#jobs tr[data-job="console-e2e"]').waitFor({ timeout: LIVE_MS });
+      const res = await fetch(`${printed.url.replace(/#.*/, '')}api/jobs/${JOB}/trigger`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{}',
+      });
+      expect(res.status).to.equal(401);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect(await child.exited, child.stderr()).to.equal(0);
   });
 
   it('SIGKILL of a worker moves its items on the page within the session timeout + 2 s', async () => {

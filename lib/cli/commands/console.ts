@@ -4,7 +4,7 @@ import {
   DEFAULT_CONSOLE_PORT,
   startConsoleServer,
 } from '../../console/console-server';
-import type { ExecutionHistoryReader } from '../../history/execution-record';
+import { createPostgresHistory, type PostgresHistory } from '../../history/postgres-history';
 import {
   openRegistry,
   requireRegistryUrl,
@@ -24,11 +24,12 @@ interface ConsoleCliOptions extends CommonOptions {
 
 /**
  * `shardline console --registry <url> [--host 127.0.0.1] [--port 8899] [--read-only] [--token <t>]
- * [--history <url>]`: the web console on its own HTTP server (docs/console.md). Listens on loopback unless
- * `--host` says otherwise. `--token` (or `SHARDLINE_CONSOLE_TOKEN`) is required by every action; the URL
- * printed carries it in its fragment (`#token=…`), which the browser keeps to itself. Prints one line,
- * `shardline: console on <url> for <registry>` (`--json`: `{ "url", "registry", "readOnly" }`), then
- * serves until SIGTERM / SIGINT, closes the registry and exits 0.
+ * [--history postgres://…]`: the web console on its own HTTP server (docs/console.md). Listens on loopback
+ * unless `--host` says otherwise. `--token` (or `SHARDLINE_CONSOLE_TOKEN`) is required by every action; the
+ * URL printed carries it in its fragment (`#token=…`), which the browser keeps to itself. `--history` reads
+ * the execution history from the PostgreSQL table the workers' `createPostgresHistory` sink writes. Prints
+ * one line, `shardline: console on <url> for <registry>` (`--json`: `{ "url", "registry", "readOnly" }`),
+ * then serves until SIGTERM / SIGINT, closes the registry and exits 0.
  */
 export function registerConsoleCommand(program: Command): void {
   withCommonOptions(program.command('console'))
@@ -50,7 +51,13 @@ export function registerConsoleCommand(program: Command): void {
     .action(async (options: ConsoleCliOptions) => {
       const url = requireRegistryUrl(options, 'console');
       const history = openHistory(options.history);
-      const registry = await openRegistry(url);
+      let registry;
+      try {
+        registry = await openRegistry(url);
+      } catch (err) {
+        await history?.close();
+        throw err;
+      }
       try {
         const token = options.token === '' ? undefined : options.token;
         const server = await startConsoleServer({
@@ -73,19 +80,24 @@ export function registerConsoleCommand(program: Command): void {
         await untilSignal();
         await server.close();
       } finally {
+        await history?.close();
         await registry.close();
       }
     });
 }
 
-/** The history reader named by `--history`; undefined without one (the console shows last runs). */
-function openHistory(url: string | undefined): ExecutionHistoryReader | undefined {
+/**
+ * The history reader named by `--history` (the PostgreSQL table workers write with
+ * `createPostgresHistory`); undefined without one: the console then shows each item's last run.
+ */
+function openHistory(url: string | undefined): PostgresHistory | undefined {
   if (url === undefined || url.trim() === '') {
     return undefined;
   }
-  throw new UsageError(
-    `--history ${url.replace(/\/\/[^@/]*@/, '//***@')}: not supported by this build`,
-  );
+  if (!/^postgres(ql)?:\/\//i.test(url)) {
+    throw new UsageError('--history takes a postgres://user:password@host:port/database URL');
+  }
+  return createPostgresHistory(url);
 }
 
 /** Resolves at the first SIGTERM / SIGINT. */
