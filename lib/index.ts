@@ -111,3 +111,22 @@ export { createConsoleHandler } from './console/console-handler';
 export type { ConsoleHandler, ConsoleOptions } from './console/console-handler';
 export { startConsoleServer } from './console/console-server';
 export type { ConsoleServer, ConsoleServerOptions } from './console/console-server';
+// execution history, metrics and tracing
+export { createMemoryHistory, MemoryHistory } from './history/memory-history';
+export type { MemoryHistoryOptions } from './history/memory-history';
+export { createJsonLinesHistory, JsonLinesHistory } from './history/json-lines-history';
+export type { JsonLinesHistoryOptions } from './history/json-lines-history';
+export { createPostgresHistory, PostgresHistory } from './history/postgres-history';
+export type { PostgresHistoryOptions } from './history/postgres-history';
+export type {
+  ExecutionHistoryReader,
+  ExecutionHistorySink,
+  ExecutionOutcome,
+  ExecutionRecord,
+  ExecutionTrigger,
+  HistoryFilter,
+} from './history/execution-record';
+export { METRIC_NAMES } from './metrics/shardline-metrics';
+export { serveMetrics } from './metrics/metrics-server';
+export type { MetricsServer, MetricsServerOptions } from './metrics/metrics-server';
+export { TRACER_NAME } from './job/execution-span';
