@@ -114,9 +114,10 @@ function requireFunction(
  * Validates job options and returns an immutable {@link JobDefinition}. Throws ConfigurationError naming the
  * field (synchronously, before anything touches the registry): unknown option keys (typo protection, and keys
  * of another kind, e.g. `execute` on a script job), a missing `execute` / `fetchData` / `processData` /
- * `command`, and every configuration rule of `validateJobConfig`. Defaults: simple type, one-off (no cron),
- * 'UTC', 1 item, failover off, misfire and monitorExecution on, AVG_ALLOCATION, reconcile every 10 min,
- * no timeout, 1 attempt.
+ * `command`, and every configuration rule of `validateJobConfig`. An option left out (`undefined`) takes the
+ * default the schema states (`job-config-schema.ts`): simple type, one-off (no cron), 'UTC', 1 item,
+ * failover off, misfire and monitorExecution on, AVG_ALLOCATION, reconcile every 10 min, no timeout,
+ * 1 attempt.
  */
 export function defineJob<T = unknown>(
   options: SimpleJobOptions | DataflowJobOptions<T> | ScriptJobOptions,
