@@ -1,3 +1,4 @@
+import { loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { JobPaths } from '../../lib/job/job-paths';
 import type { TreeCache } from '../../lib/registry/registry-center';
@@ -114,7 +115,7 @@ export class TopologyFleet {
   }
 
   /** Resolves once the worker's instance node is in the observer's cache; fails fast if it exits. */
-  async awaitRegistered(worker: TopologyWorker, timeoutMs = ms(30_000)): Promise<void> {
+  async awaitRegistered(worker: TopologyWorker, timeoutMs = ms(60_000)): Promise<void> {
     const path = this.paths.instance(worker.instanceId);
     const controller = new AbortController();
     const registered = this.options.cache.waitFor(c => c.has(path), {
@@ -170,6 +171,8 @@ export interface PhaseReport {
   idleItems: number[];
   /** What the test did when (ms into the phase), set by the test. */
   marks: string[];
+  /** The machine's 1-minute load average when the phase ended (timings on 2 cores depend on it). */
+  load: number;
 }
 
 /**
@@ -256,6 +259,7 @@ export function phaseReport(
     maxGapByWorker,
     idleItems,
     marks: [],
+    load: Math.round(loadavg()[0] ?? 0),
   };
 }
 
@@ -273,7 +277,8 @@ export function formatReport(kind: string, r: PhaseReport): string {
     `[topology ${kind}] ${r.name}: overlaps ${r.overlaps.length}, token regressions ${r.regressions.length}, ` +
     `LOST ${r.lost}, item moves ${r.reshardings}, stalled ${r.stalled.length}, idle items ${r.idleItems.length}, ` +
     `max gap ${r.maxGap.ms} ms (item ${r.maxGap.item} on ${r.maxGap.instanceId}); ` +
-    `max gap per worker ms: ${gaps}; states: ${states || 'none'}; faults: ${r.marks.join(', ')}`
+    `max gap per worker ms: ${gaps}; states: ${states || 'none'}; faults: ${r.marks.join(', ')}; ` +
+    `load average ${r.load}`
   );
 }
 

@@ -63,7 +63,7 @@ for (const kind of KINDS) {
     const paths = new JobPaths(job);
 
     before(async function () {
-      this.timeout(ms(120_000));
+      this.timeout(ms(180_000));
       cluster = await kind.start();
       const namespace = uniqueNamespace('topo');
       observer = createRegistryCenter(cluster.url(namespace, SESSION_MS));
@@ -92,7 +92,7 @@ for (const kind of KINDS) {
         },
       });
       await fleet.start(...WORKERS);
-      await awaitAssignment(cache, paths, WORKERS, COUNT, ms(30_000), observer);
+      await awaitAssignment(cache, paths, WORKERS, COUNT, ms(60_000), observer);
       await hold(SETTLE_MS); // every item runs before the first fault
     });
 
@@ -223,17 +223,48 @@ for (const kind of KINDS) {
       let resumedAt = 0;
       const r = await phase(
         `quorum lost: ${leader.name} and ${follower.name} paused 3 s`,
-        async () => {
+        async mark => {
           await Promise.all([leader.pause(), follower.pause()]);
+          mark('paused');
           await hold(3000);
           await Promise.all([leader.resume(), follower.resume()]);
           resumedAt = Date.now();
+          mark('resumed');
         },
       );
       expectSafe(r);
       expect(r.lost, `LOST sessions: ${JSON.stringify(r.states)}`).to.equal(0);
       expect(r.reshardings, 'items that moved').to.equal(0);
       // Every item ran again after the quorum came back.
+      const after = new Set(
+        stepsOf(stepLog(logFile))
+          .filter(s => s.t > resumedAt)
+          .map(s => s.item),
+      );
+      expect(after.size, 'items that ran after the quorum returned').to.equal(COUNT);
+    });
+
+    it('(4b) quorum lost for longer than the session timeout (8 s): workers rejoin as after any LOST, no overlap, every item runs again', async () => {
+      const leader = await cluster.leader();
+      const follower = cluster.members.find(m => m !== leader);
+      if (follower === undefined) {
+        throw new Error('no follower');
+      }
+      let resumedAt = 0;
+      const r = await phase(
+        `quorum lost: ${leader.name} and ${follower.name} paused 8 s`,
+        async mark => {
+          await Promise.all([leader.pause(), follower.pause()]);
+          mark('paused');
+          await hold(SESSION_MS + 2000);
+          await Promise.all([leader.resume(), follower.resume()]);
+          resumedAt = Date.now();
+          mark('resumed');
+          await awaitAssignment(fleet.options.cache, paths, WORKERS, COUNT, ms(30_000), observer);
+          mark('settled');
+        },
+      );
+      expectSafe(r);
       const after = new Set(
         stepsOf(stepLog(logFile))
           .filter(s => s.t > resumedAt)
