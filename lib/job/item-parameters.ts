@@ -1,14 +1,9 @@
 import { ConfigurationError } from '../errors';
+import { formatValue } from './format-value';
+import { MAX_PARAMETER_LENGTH } from './job-config-schema';
 
-/** Longest item parameter accepted (same bound as `jobParameter`). */
-const MAX_VALUE = 65536;
-
-function formatValue(value: unknown): string {
-  const text = JSON.stringify(value) ?? String(value);
-  return text.length > 60 ? `${text.slice(0, 60)}…` : text;
-}
-
-const isText = (v: unknown): v is string => typeof v === 'string' && v.length <= MAX_VALUE;
+const isText = (v: unknown): v is string =>
+  typeof v === 'string' && v.length <= MAX_PARAMETER_LENGTH;
 
 const ITEM_KEY = /^(0|[1-9]\d*)$/;
 

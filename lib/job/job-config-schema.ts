@@ -19,9 +19,10 @@ export const MAX_SHARDING_TOTAL_COUNT = 10000;
 export const MAX_CONFIG_BYTES = 512 * 1024;
 /** A job name, instance id or other single node name: letters, digits, '.', '_', '-'; ≤ 128 characters. */
 export const SAFE_NODE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+/** Longest `jobParameter` and longest item parameter. */
+export const MAX_PARAMETER_LENGTH = 65536;
 
 const MAX_TIMER_MS = 2_147_483_647;
-const MAX_TEXT = 65536;
 
 const jobTypeSchema = z.enum(['simple', 'dataflow', 'script']);
 const strategyNameSchema = z.enum(['AVG_ALLOCATION', 'ODEVITY', 'ROUND_ROBIN']);
@@ -84,12 +85,12 @@ const jobConfigObject = z.strictObject({
    * ascending order whatever order they were written in.
    */
   shardingItemParameters: rule(
-    z.record(z.string(), z.string().max(MAX_TEXT)),
+    z.record(z.string(), z.string().max(MAX_PARAMETER_LENGTH)),
     'must be an object of item → string',
   ).default({}),
   jobParameter: rule(
-    z.string().max(MAX_TEXT),
-    `must be a string of at most ${MAX_TEXT} characters`,
+    z.string().max(MAX_PARAMETER_LENGTH),
+    `must be a string of at most ${MAX_PARAMETER_LENGTH} characters`,
   ).default(''),
   failover: flag().default(false),
   misfire: flag().default(true),

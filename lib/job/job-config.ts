@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { ConfigurationError, CorruptedDataError } from '../errors';
+import { formatValue } from './format-value';
 import { parseStoredJson } from './stored-json';
 import {
   JOB_CONFIG_SCHEMA_VERSION,
@@ -39,21 +40,6 @@ export type {
 export interface Issue {
   field: string;
   message: string;
-}
-
-/**
- * The value as the user would write it, cut at 60 characters. Numbers JSON cannot carry (`NaN`, `Infinity`,
- * `-Infinity`) and bigints are written as JavaScript writes them — JSON.stringify would say `null` or throw.
- */
-export function formatValue(value: unknown): string {
-  if (typeof value === 'string') {
-    return JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value);
-  }
-  if ((typeof value === 'number' && !Number.isFinite(value)) || typeof value === 'bigint') {
-    return typeof value === 'bigint' ? `${value}n` : String(value);
-  }
-  const text = JSON.stringify(value) ?? String(value);
-  return text.length > 60 ? `${text.slice(0, 60)}…` : text;
 }
 
 function valueAt(input: unknown, path: readonly string[]): unknown {
@@ -174,4 +160,5 @@ export function parseJobConfig(path: string, raw: string): JobConfig {
   return config;
 }
 
+export { formatValue } from './format-value';
 export { parseItemParameters } from './item-parameters';
