@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { readFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
@@ -131,5 +132,21 @@ describe('Prometheus scrapes worker metrics (real server)', function () {
       `process_resident_memory_bytes{instance="127.0.0.1:${cliPort}"}`,
     );
     expect(processMetrics, 'the CLI adds the default process metrics').to.have.length(1);
+  });
+
+  it('every query of docs/grafana-dashboard.json is valid PromQL on these names', async () => {
+    const dashboard = JSON.parse(
+      readFileSync(join(__dirname, '..', '..', 'docs', 'grafana-dashboard.json'), 'utf8'),
+    ) as { panels: { targets?: { expr: string }[] }[] };
+    const exprs = dashboard.panels.flatMap(p => (p.targets ?? []).map(t => t.expr));
+    expect(exprs.length).to.be.at.least(10);
+    for (const expr of exprs) {
+      const promql = expr.replace(/\$__rate_interval/g, '1m').replace(/\$job|\$instance/g, '.*');
+      await prometheus!.query(promql); // throws on a parse error
+    }
+    const owned = await prometheus!.query(
+      'sum by (job) (shardline_items_owned{job=~".*",instance=~".*"})',
+    );
+    expect(owned.map(s => s.metric.job).sort()).to.include('prom-job');
   });
 });
