@@ -67,6 +67,57 @@ export function abortReason(signal: AbortSignal | undefined): Error {
 }
 
 /** Runs async tasks one at a time, in submission order. */
+/**
+ * Like `withTimeout`, but the deadline counts from the last `progress()` the operation reported (or its
+ * start): an operation of many steps gets `timeoutMs` per step and still fails when one step hangs.
+ */
+export function withProgressTimeout<T>(
+  run: (progress: () => void) => Promise<T>,
+  timeoutMs: number,
+  what: string,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let settled = false;
+    let timer: NodeJS.Timeout | undefined;
+    const settle = (): boolean => {
+      const first = !settled;
+      settled = true;
+      clearTimeout(timer);
+      return first;
+    };
+    const arm = (): void => {
+      if (settled) {
+        return;
+      }
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        if (settle()) {
+          reject(new OperationTimeoutError(what, timeoutMs));
+        }
+      }, timeoutMs);
+    };
+    arm();
+    let running: Promise<T>;
+    try {
+      running = run(arm);
+    } catch (err) {
+      running = Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+    running.then(
+      value => {
+        if (settle()) {
+          resolve(value);
+        }
+      },
+      (err: unknown) => {
+        if (settle()) {
+          reject(err instanceof Error ? err : new Error(String(err)));
+        }
+      },
+    );
+  });
+}
+
 export class SerialQueue {
   private tail: Promise<void> = Promise.resolve();
 

@@ -3,11 +3,10 @@ import {
   ClosedError,
   InvalidArgumentError,
   LeadershipLostError,
-  OperationTimeoutError,
   RegistryConnectionError,
   ShardlineError,
 } from '../errors';
-import { abortReason, withTimeout } from '../internal/async';
+import { abortReason, withProgressTimeout, withTimeout } from '../internal/async';
 import { TypedEmitter } from '../internal/typed-emitter';
 import { validateNodePath, validatePath } from '../internal/paths';
 import { CacheManager } from './cache-manager';
@@ -31,6 +30,7 @@ import type {
   TreeCache,
   Unsubscribe,
 } from './registry-center';
+import { RequestObservers } from './request-observers';
 import { checkValue, TxnCollector, type TransactionBuilder } from './txn';
 
 const KNOWN_PATHS_MAX = 10_000;
@@ -70,7 +70,7 @@ export class DrivenRegistryCenter
   private readonly requestTimeoutMs: number;
   private readonly identity = `${hostname()}@${process.pid}`;
   private initPromise: Promise<void> | undefined;
-  private readonly requestObservers = new Set<RequestObserver>();
+  private readonly requestObservers = new RequestObservers();
   /** Paths already validated by `get()`, so the hot path skips the checks (bounded). */
   private readonly knownPaths = new Set<string>();
   readonly hasCredentials: boolean;
@@ -271,7 +271,7 @@ export class DrivenRegistryCenter
     this.ensureOpen();
     try {
       // The deadline applies to each step of the removal, not to the whole subtree, whatever its size.
-      return await this.observed(
+      return await this.requestObservers.observe(
         'remove',
         withProgressTimeout(
           progress => this.driver.remove(path, progress),
@@ -402,39 +402,13 @@ export class DrivenRegistryCenter
   }
 
   observeRequests(observer: RequestObserver): Unsubscribe {
-    this.requestObservers.add(observer);
-    return () => {
-      this.requestObservers.delete(observer);
-    };
+    return this.requestObservers.add(observer);
   }
 
   private call<T>(name: string, path: string | undefined, fn: () => Promise<T>): Promise<T> {
     this.ensureOpen();
     const what = path === undefined ? name : `${name}(${path})`;
-    return this.observed(name, withTimeout(fn(), this.requestTimeoutMs, what));
-  }
-
-  /** Reports the request's duration to the observers (when there are any) as it settles. */
-  private observed<T>(op: string, request: Promise<T>): Promise<T> {
-    if (this.requestObservers.size === 0) {
-      return request;
-    }
-    const started = performance.now();
-    const report = (failed: boolean): void => {
-      const durationMs = performance.now() - started;
-      for (const observer of this.requestObservers) {
-        try {
-          observer(op, durationMs, failed);
-        } catch {
-          // An observer's bug must not fail the request it watches.
-        }
-      }
-    };
-    request.then(
-      () => report(false),
-      () => report(true),
-    );
-    return request;
+    return this.requestObservers.observe(name, withTimeout(fn(), this.requestTimeoutMs, what));
   }
 
   private ensureOpen(): void {
@@ -448,57 +422,6 @@ export class DrivenRegistryCenter
       this.emit('error', err);
     }
   }
-}
-
-/**
- * Like `withTimeout`, but the deadline counts from the last `progress()` the operation reported (or its
- * start): an operation of many steps gets `timeoutMs` per step and still fails when one step hangs.
- */
-function withProgressTimeout<T>(
-  run: (progress: () => void) => Promise<T>,
-  timeoutMs: number,
-  what: string,
-): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    let settled = false;
-    let timer: NodeJS.Timeout | undefined;
-    const settle = (): boolean => {
-      const first = !settled;
-      settled = true;
-      clearTimeout(timer);
-      return first;
-    };
-    const arm = (): void => {
-      if (settled) {
-        return;
-      }
-      clearTimeout(timer);
-      timer = setTimeout(() => {
-        if (settle()) {
-          reject(new OperationTimeoutError(what, timeoutMs));
-        }
-      }, timeoutMs);
-    };
-    arm();
-    let running: Promise<T>;
-    try {
-      running = run(arm);
-    } catch (err) {
-      running = Promise.reject(err instanceof Error ? err : new Error(String(err)));
-    }
-    running.then(
-      value => {
-        if (settle()) {
-          resolve(value);
-        }
-      },
-      (err: unknown) => {
-        if (settle()) {
-          reject(err instanceof Error ? err : new Error(String(err)));
-        }
-      },
-    );
-  });
 }
 
 function positive(value: number | undefined, fallback: number, name: string): number {
