@@ -201,6 +201,32 @@ describe('worker observability: metrics, history, last execution, spans (memory)
     expect(sample(text, 'shardline_fire_lateness_seconds_count{job="tick"}')).to.be.at.least(2);
   });
 
+  it('a fire missed while the item ran is recorded as misfire', async () => {
+    let release: (() => void) | undefined;
+    const blocked = new Promise<void>(resolve => (release = resolve));
+    let runs = 0;
+    const slow = defineJob({
+      name: 'slow',
+      cron: '* * * * * *',
+      async execute() {
+        if (++runs === 1) {
+          await blocked; // the first run outlasts the next fire
+        }
+      },
+    });
+    registry = createRegistryCenter(`memory://${uniqueNamespace()}`);
+    await registry.init();
+    worker = await startWorker({ registry, jobs: [slow], instanceId: 'pod-c' });
+    const executed = new EventQueue<ExecutedEvent>();
+    worker.on('executed', e => executed.push(e));
+    await new Promise<void>(resolve => worker!.once('misfire', () => resolve()));
+    release?.();
+    await executed.take(ms(4000), 'the first run');
+    await executed.take(ms(4000), 'the misfire run');
+    const triggers = (await worker.history!.query({ job: 'slow' })).map(r => r.trigger).reverse();
+    expect(triggers.slice(0, 2)).to.deep.equal(['cron', 'misfire']);
+  });
+
   it('serves /metrics, /healthz and /readyz (503 until ready)', async () => {
     const register = new Registry();
     let ready = false;
