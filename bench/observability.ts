@@ -6,12 +6,12 @@
  *   npm run bench:observability
  *   REPS=7 WINDOW_S=5 JOBS=10 ITEMS=100 npm run bench:observability
  *
- * Each repetition starts a fresh registry and worker with JOBS jobs of ITEMS items, all firing every
- * second (JOBS × ITEMS executions per second; the handler does nothing, so the cost measured is the
- * framework's), waits for the assignment and one fire, then measures `process.cpuUsage()` (user +
- * system, this process: worker and embedded registry) over WINDOW_S seconds, aligned between fires.
- * Modes alternate (off, on, off, on, …) so machine load drifts hit both alike; one untimed warm-up pair
- * comes first.
+ * Each repetition is a fresh child process (this file with `--child off|on`, so no garbage or JIT state
+ * of one run is billed to the next) that starts a registry and a worker with JOBS jobs of ITEMS items,
+ * all firing every second (JOBS × ITEMS executions per second; the handler does nothing, so the cost
+ * measured is the framework's), waits for the assignment and two fires, then measures
+ * `process.cpuUsage()` (user + system: worker and embedded registry) over WINDOW_S seconds, aligned
+ * between fires. Modes alternate (off, on, off, on, …) so machine load drifts hit both alike.
  *
  * - off: `history: false`, no metrics (spans are the no-op API in both modes).
  * - on:  metrics into a prom-client Registry scraped (`register.metrics()`) once per second, the default
@@ -24,6 +24,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { spawnNode } from '../test/harness/process';
 import { Registry } from 'prom-client';
 import { createJsonLinesHistory } from '../lib/history/json-lines-history';
 import { createMemoryHistory } from '../lib/history/memory-history';
@@ -83,9 +84,12 @@ async function measure(mode: Mode, dir: string): Promise<Sample> {
     while (jobs.some(j => worker.items(j.name).length < ITEMS)) {
       await new Promise(resolve => worker.once('sharded', resolve));
     }
-    const seen = executions;
-    while (executions === seen) {
-      await new Promise(resolve => worker.once('executed', resolve));
+    for (let fires = 0; fires < 2; fires++) {
+      const seen = executions;
+      while (executions === seen) {
+        await new Promise(resolve => worker.once('executed', resolve));
+      }
+      await sleep(1000 - (Date.now() % 1000));
     }
     // Start half-way between two fires so the window holds exactly WINDOW_S of them.
     await sleep(1500 - (Date.now() % 1000));
@@ -111,26 +115,39 @@ async function measure(mode: Mode, dir: string): Promise<Sample> {
   }
 }
 
-async function main(): Promise<void> {
+/** One measurement in a fresh process; its result is the child's last stdout line (JSON). */
+async function measureInChild(mode: Mode): Promise<Sample> {
+  const child = spawnNode(__filename, ['--child', mode]);
+  const code = await child.exited;
+  const line = child.lines.drain().at(-1);
+  if (code !== 0 || line === undefined) {
+    throw new Error(`the ${mode} child failed (${String(code)}): ${child.stderr().slice(-2000)}`);
+  }
+  return JSON.parse(line) as Sample;
+}
+
+async function child(mode: Mode): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'shardline-bench-obs-'));
-  const samples: Sample[] = [];
   try {
-    process.stderr.write(
-      `observability bench: ${JOBS} jobs × ${ITEMS} items every second, ${REPS} repetitions of ${WINDOW_S} s per mode\n`,
-    );
-    await measure('off', dir);
-    await measure('on', dir);
-    for (let i = 0; i < REPS; i++) {
-      for (const mode of ['off', 'on'] as const) {
-        const s = await measure(mode, dir);
-        samples.push(s);
-        process.stderr.write(
-          `  ${mode}: ${fmt(s.executionsPerS, 0)} exec/s, CPU ${fmt(s.cpuPercent, 1)} %, ${fmt(s.cpuUsPerExecution, 1)} µs/exec\n`,
-        );
-      }
-    }
+    console.log(JSON.stringify(await measure(mode, dir)));
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  const samples: Sample[] = [];
+  process.stderr.write(
+    `observability bench: ${JOBS} jobs × ${ITEMS} items every second, ${REPS} repetitions of ${WINDOW_S} s per mode\n`,
+  );
+  for (let i = 0; i < REPS; i++) {
+    for (const mode of ['off', 'on'] as const) {
+      const s = await measureInChild(mode);
+      samples.push(s);
+      process.stderr.write(
+        `  ${mode}: ${fmt(s.executionsPerS, 0)} exec/s, CPU ${fmt(s.cpuPercent, 1)} %, ${fmt(s.cpuUsPerExecution, 1)} µs/exec\n`,
+      );
+    }
   }
   const rows = [['mode', 'executions/s', 'CPU % of a core', 'CPU µs / execution']];
   const med: Record<Mode, number> = { off: NaN, on: NaN };
@@ -151,7 +168,8 @@ async function main(): Promise<void> {
   );
 }
 
-main().catch(err => {
+const childMode = process.argv[2] === '--child' ? process.argv[3] : undefined;
+(childMode === 'on' || childMode === 'off' ? child(childMode) : main()).catch(err => {
   console.error(err);
   process.exit(1);
 });
