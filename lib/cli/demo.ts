@@ -3,6 +3,7 @@ import { defineJob } from '../job/define-job';
 import { JobPaths } from '../job/job-paths';
 import { startWorker, type Worker } from '../job/worker';
 import { startConsoleServer, type ConsoleServer } from '../console/console-server';
+import { createMemoryHistory } from '../history/memory-history';
 import { createRegistryCenter } from '../registry/create-registry-center';
 import type { CoordinatorRegistryCenter, TreeCache } from '../registry/registry-center';
 
@@ -53,11 +54,14 @@ export async function runDemo(print: Print, options: DemoOptions = {}): Promise<
     return registry;
   };
   let consoleServer: ConsoleServer | undefined;
+  // One ring for the three in-process workers, which the console reads: its History view shows every run.
+  const history = createMemoryHistory();
   try {
     const observer = await connect();
     if (options.console !== undefined) {
       consoleServer = await startConsoleServer({
         registry: await connect(),
+        history,
         port: options.console.port ?? 8899,
       });
       print(`Web console: ${consoleServer.url}`);
@@ -68,8 +72,16 @@ export async function runDemo(print: Print, options: DemoOptions = {}): Promise<
 
     print(`Embedded registry ${url}: job ${JOB}, ${COUNT} items, every second`);
     const names = ['worker-a', 'worker-b', 'worker-c'];
+    const workerRegistries = new Map<string, CoordinatorRegistryCenter>();
     for (const instanceId of names) {
-      const worker = await startWorker({ registry: await connect(), jobs: [job], instanceId });
+      const registry = await connect();
+      workerRegistries.set(instanceId, registry);
+      const worker = await startWorker({
+        registry,
+        jobs: [job],
+        instanceId,
+        history,
+      });
       worker.on('error', () => undefined); // worker-b's abrupt end makes its own calls fail: expected here
       workers.push(worker);
     }
@@ -78,7 +90,7 @@ export async function runDemo(print: Print, options: DemoOptions = {}): Promise<
     await new Promise(resolve => setTimeout(resolve, 1200));
 
     print('worker-b stops abruptly (its registry session ends, as in a crash):');
-    const crashed = registries[2]!;
+    const crashed = workerRegistries.get('worker-b')!;
     await crashed.close();
     await settled(cache, paths, ['worker-a', 'worker-c']);
     print("The leader moved worker-b's items:");
