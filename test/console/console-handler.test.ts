@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { createServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createConsoleHandler } from '../../lib/console/console-handler';
+import { runDemo } from '../../lib/cli/demo';
 import { startConsoleServer, type ConsoleServer } from '../../lib/console/console-server';
 import { defineJob } from '../../lib/job/define-job';
 import { JobPaths } from '../../lib/job/job-paths';
@@ -162,5 +163,38 @@ describe('web console: HTTP surface', function () {
       expect(code, `${examples[i]}: ${child.stderr()}`).to.equal(0);
       expect(child.lines.seen.join('\n')).to.contain(`${examples[i]}: smoke ok`);
     });
+  });
+
+  it('the demo prints the console URL and serves its job and every run while it runs', async function () {
+    this.timeout(ms(40_000));
+    let release: () => void = () => undefined;
+    const keepOpenUntil = new Promise<void>(resolve => {
+      release = resolve;
+    });
+    let checked: Promise<{
+      jobs: { job: string }[];
+      runs: { source: string; records: unknown[] };
+    }> = Promise.reject(new Error('the demo never said it keeps running'));
+    checked.catch(() => undefined);
+    let url = '';
+    await runDemo(
+      line => {
+        url = /^Web console: (\S+)$/.exec(line)?.[1] ?? url;
+        if (line.includes('keep running')) {
+          checked = (async () => {
+            const jobs = (await (await fetch(`${url}api/overview`)).json()) as { job: string }[];
+            const history = await fetch(`${url}api/history?job=order-sync`);
+            const runs = (await history.json()) as { source: string; records: unknown[] };
+            return { jobs, runs };
+          })().finally(release);
+        }
+      },
+      { console: { port: 0, keepOpenUntil } },
+    );
+    const { jobs, runs } = await checked;
+    expect(url).to.match(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+    expect(jobs.map(j => j.job)).to.deep.equal(['order-sync']);
+    expect(runs.source).to.equal('history');
+    expect(runs.records.length).to.be.greaterThan(6);
   });
 });
