@@ -165,6 +165,21 @@ describe('web console: HTTP surface', function () {
     });
   });
 
+  it('shuts the job down on one named live instance only; an unknown instance is refused (400)', async () => {
+    const unknown = await post(`api/jobs/${JOB}/shutdown`, { instanceId: 'nobody' });
+    expect(unknown.status).to.equal(400);
+    expect(await registry.getChildrenKeys(paths.shutdowns)).to.deep.equal([]);
+    await registry.addCacheData(paths.root);
+    const cache = registry.getRawCache(paths.root)!;
+    const ok = await post(`api/jobs/${JOB}/shutdown`, { instanceId: 'w1' });
+    expect(ok.status).to.equal(200);
+    expect(
+      ((await ok.json()) as { result: { instances: string[] } }).result.instances,
+    ).to.deep.equal(['w1']);
+    await cache.waitFor(c => !c.has(paths.instance('w1')), { timeoutMs: ms(10_000) });
+    await registry.evictCacheData(paths.root);
+  });
+
   it('the demo prints the console URL and serves its job and every run while it runs', async function () {
     this.timeout(ms(40_000));
     let release: () => void = () => undefined;
