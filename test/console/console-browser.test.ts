@@ -208,11 +208,9 @@ describe('web console in a browser (ZooKeeper, worker processes)', function () {
   });
 
   it('shardline console serves the page on loopback with the token in the URL and stops on SIGTERM', async () => {
-    const child = spawnNode(
-      CLI_MAIN,
-      ['console', '--registry', registryUrl, '--port', '0'],
-      { SHARDLINE_CONSOLE_TOKEN: 's3cret' },
-    );
+    const child = spawnNode(CLI_MAIN, ['console', '--registry', registryUrl, '--port', '0'], {
+      SHARDLINE_CONSOLE_TOKEN: 's3cret',
+    });
     try {
       const line = await child.lines.take(ms(20_000), 'the console line');
       const printed = { url: /console on (\S+) for /.exec(line)?.[1] ?? line };
