@@ -53,16 +53,16 @@ describe('history sinks (unit)', () => {
   });
 
   describe('JSON lines', () => {
-    it('writes one JSON object per line to a stream, batched per event-loop turn, and leaves the stream open', async () => {
+    it('writes one JSON object per line to a stream, batched per flush interval, and leaves the stream open', async () => {
       const stream = new PassThrough();
       const chunks: string[] = [];
       stream.on('data', (c: Buffer) => chunks.push(c.toString('utf8')));
-      const sink = createJsonLinesHistory(stream);
+      const sink = createJsonLinesHistory(stream, { flushIntervalMs: 10 });
       sink.record(rec(1));
       sink.record(rec(5));
       sink.record(rec(2));
       expect(chunks, 'nothing written on the execution path').to.have.length(0);
-      await new Promise(resolve => setImmediate(resolve));
+      await new Promise(resolve => stream.once('data', resolve));
       expect(chunks, 'one write for the three records').to.have.length(1);
       await sink.close();
       expect(stream.writableEnded, 'a stream passed in is the caller’s').to.equal(false);
@@ -95,15 +95,18 @@ describe('history sinks (unit)', () => {
 
     it('drops and counts records while a stuck stream holds the buffer full, never blocking record()', async () => {
       let release: (() => void) | undefined;
+      let written: (() => void) | undefined;
+      const firstWrite = new Promise<void>(resolve => (written = resolve));
       const stuck = new Writable({
         highWaterMark: 1,
         write(_chunk, _encoding, callback) {
           release = () => callback();
+          written?.();
         },
       });
-      const sink = createJsonLinesHistory(stuck, { maxBuffered: 3 });
+      const sink = createJsonLinesHistory(stuck, { maxBuffered: 3, flushIntervalMs: 0 });
       sink.record(rec(1));
-      await new Promise(resolve => setImmediate(resolve)); // written; the stream is now busy
+      await firstWrite; // written, never acknowledged: the stream is now busy
       for (let n = 2; n <= 10; n++) {
         sink.record(rec(n));
       }
