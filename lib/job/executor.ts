@@ -1,5 +1,5 @@
 import { JobExecutionError, OwnershipLostError } from '../errors';
-import { delay } from '../internal/async';
+import { Backoff } from '../internal/backoff';
 import type { Logger } from '../logger';
 import type { JobDefinition, ShardingContext } from './define-job';
 import type { JobConfig } from './job-config';
@@ -49,7 +49,7 @@ export class Executor {
     const { retry } = request.config;
     let lastError: unknown;
     let attempt = 0;
-    let backoff = retry.backoffMs;
+    const backoff = new Backoff({ initialMs: retry.backoffMs, maxMs: retry.maxBackoffMs });
     while (attempt < retry.attempts) {
       attempt++;
       try {
@@ -72,11 +72,10 @@ export class Executor {
         }
         this.logger.warn('item failed, retrying', { item: request.item, attempt, error: err });
         try {
-          await delay(backoff, request.signal);
+          await backoff.sleep(request.signal);
         } catch {
           break;
         }
-        backoff = Math.min(backoff * 2, retry.maxBackoffMs);
       }
     }
     return {

@@ -4,7 +4,7 @@ import {
   InstanceIdConflictError,
   TransactionError,
 } from '../errors';
-import { delay } from '../internal/async';
+import { Backoff } from '../internal/backoff';
 import type { Logger } from '../logger';
 import type {
   ConnectionState,
@@ -50,6 +50,10 @@ export interface JobRuntimeOptions {
 }
 
 const RESHARD_RETRY_MAX_MS = 2000;
+/** A resharding pass (or reaping) that failed is judged again after these delays, or at the next wake-up. */
+const LEADER_BACKOFF = { initialMs: 50, maxMs: RESHARD_RETRY_MAX_MS };
+/** Re-registration after a session loss that failed is tried again after these delays. */
+const REREGISTER_BACKOFF = { initialMs: 100, maxMs: RESHARD_RETRY_MAX_MS };
 /** A shutdown command drains like worker.stop(): running items get this long before their signals abort. */
 const SHUTDOWN_DRAIN_MS = 30_000;
 
@@ -243,13 +247,13 @@ export class JobRuntime {
   }
 
   private async leaderLoop(signal: AbortSignal, fence: LeaderFence): Promise<void> {
-    let backoff = 50;
+    const backoff = new Backoff(LEADER_BACKOFF);
     while (!signal.aborted && this.stopping === undefined) {
       const woken = new Promise<void>(resolve => (this.leaderWake = resolve));
       try {
         // Dead writers' running records first: they block their items, and failover waits on them.
         if ((await this.failover.reap(fence)) > 0) {
-          backoff = 50;
+          backoff.reset();
         }
         // One pass per wake-up at most: a pass consumes the requests it saw, so passes follow the rate
         // of real changes (requests, membership, configuration), never a loop of their own.
@@ -272,7 +276,7 @@ export class JobRuntime {
             )
             .catch(() => undefined);
           await this.collectServers();
-          backoff = 50;
+          backoff.reset();
           continue;
         }
       } catch (err) {
@@ -286,14 +290,9 @@ export class JobRuntime {
         // while the cache catches up, then re-judge. A pass that failed half-way left its own marker,
         // which keeps needsPass() true until a pass completes.
         // (An abort wakes the leader too: leaderDuties turns it into a wake-up.)
-        await new Promise<void>(resolve => {
-          const timer = setTimeout(resolve, backoff);
-          void woken.then(() => {
-            clearTimeout(timer);
-            resolve();
-          });
-        });
-        backoff = Math.min(backoff * 2, RESHARD_RETRY_MAX_MS);
+        const wake = new AbortController();
+        void woken.then(() => wake.abort());
+        await backoff.sleep(wake.signal).catch(() => undefined);
         continue;
       }
       if (!signal.aborted) {
@@ -349,7 +348,7 @@ export class JobRuntime {
    * still lived).
    */
   private async reRegister(): Promise<void> {
-    let backoff = 100;
+    const backoff = new Backoff(REREGISTER_BACKOFF);
     while (this.stopping === undefined) {
       try {
         if (!(await this.instances.isRegistered())) {
@@ -364,8 +363,7 @@ export class JobRuntime {
           void this.stop(0); // another live process holds our id now: leave it, never fight for it
           return;
         }
-        await delay(backoff);
-        backoff = Math.min(backoff * 2, RESHARD_RETRY_MAX_MS);
+        await backoff.sleep();
       }
     }
   }

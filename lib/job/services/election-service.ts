@@ -1,11 +1,11 @@
-import { delay } from '../../internal/async';
+import { Backoff } from '../../internal/backoff';
 import type { LeaderFence } from '../../registry/registry-center';
 import type { JobContext } from '../job-context';
 
 export type LeaderDuties = (signal: AbortSignal, fence: LeaderFence) => Promise<void>;
 
-const RETRY_MIN_MS = 100;
-const RETRY_MAX_MS = 2000;
+/** Campaigns that failed (registry unreachable) are tried again after these delays. */
+const CAMPAIGN_BACKOFF = { initialMs: 100, maxMs: 2000 };
 
 /**
  * Per-job leader election over the registry latch (`leader/election/latch`), ElasticJob's
@@ -41,7 +41,7 @@ export class ElectionService {
 
   private async campaign(duties: LeaderDuties): Promise<void> {
     const { registry, paths } = this.ctx;
-    let backoff = RETRY_MIN_MS;
+    const backoff = new Backoff(CAMPAIGN_BACKOFF);
     while (!this.stopper.signal.aborted) {
       try {
         await registry.executeInLeader(
@@ -60,14 +60,13 @@ export class ElectionService {
           },
           { signal: this.stopper.signal },
         );
-        backoff = RETRY_MIN_MS;
+        backoff.reset();
       } catch (err) {
         if (this.stopper.signal.aborted) {
           break;
         }
         this.onError(err);
-        await delay(backoff, this.stopper.signal).catch(() => undefined);
-        backoff = Math.min(backoff * 2, RETRY_MAX_MS);
+        await backoff.sleep(this.stopper.signal).catch(() => undefined);
       }
     }
   }

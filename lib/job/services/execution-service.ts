@@ -1,5 +1,5 @@
 import { isRetryable, TransactionError } from '../../errors';
-import { delay } from '../../internal/async';
+import { Backoff } from '../../internal/backoff';
 import type { JobContext } from '../job-context';
 import type { InstanceService } from './instance-service';
 import { tokenOf, type ShardingService } from './sharding-service';
@@ -13,8 +13,8 @@ export type Claim =
 const CLAIM_ATTEMPTS = 5;
 /** How long a claim waits for the cache to catch up with a write it lost to (then the fire is skipped). */
 const CATCH_UP_MS = 1000;
-const RELEASE_RETRY_MIN_MS = 100;
-const RELEASE_RETRY_MAX_MS = 2000;
+/** Retries of a release or take-back while the writing session may live. */
+const RELEASE_BACKOFF = { initialMs: 100, maxMs: 2000 };
 
 /** A running record whose writer's session is gone: reaped by the leader (FailoverService). */
 export interface DeadRecord {
@@ -129,7 +129,7 @@ export class ExecutionService {
     // Retried while the session that wrote the record may live: a record left behind by a live writer
     // would block the item for good (nobody reaps a live writer's record). Once the session is LOST (or
     // replaced, or the client closed) the record belongs to a dead writer: the leader reaps it.
-    let backoff = RELEASE_RETRY_MIN_MS;
+    const backoff = new Backoff(RELEASE_BACKOFF);
     const writerMayLive = (): boolean => this.sessionMayLive(sessionEpoch);
     const lastPath = paths.itemLast(item);
     // 'create' / 'set' / undefined (no last op), flipped or dropped when the last op is the one that fails.
@@ -169,8 +169,7 @@ export class ExecutionService {
           throw err;
         }
         this.ctx.logger.debug('running record release retried', { item, error: err });
-        await delay(backoff);
-        backoff = Math.min(backoff * 2, RELEASE_RETRY_MAX_MS);
+        await backoff.sleep();
       }
     }
     if (failover && writerMayLive()) {
@@ -196,7 +195,7 @@ export class ExecutionService {
    */
   private async takeBack(item: number, sessionEpoch: number): Promise<void> {
     const { registry, paths, instanceId } = this.ctx;
-    let backoff = RELEASE_RETRY_MIN_MS;
+    const backoff = new Backoff(RELEASE_BACKOFF);
     while (this.sessionMayLive(sessionEpoch)) {
       try {
         const record = await registry.getStat(paths.itemRunning(item));
@@ -216,8 +215,7 @@ export class ExecutionService {
           });
           return;
         }
-        await delay(backoff);
-        backoff = Math.min(backoff * 2, RELEASE_RETRY_MAX_MS);
+        await backoff.sleep();
       }
     }
   }

@@ -6,6 +6,7 @@ import {
   RegistryConnectionError,
 } from '../../errors';
 import { delay } from '../../internal/async';
+import { Backoff } from '../../internal/backoff';
 import type { FeedHandle, FeedSink, NodeData, RegistryDriver, SessionHealth } from '../driver';
 import {
   DEFAULT_CONNECT_TIMEOUT_MS,
@@ -27,8 +28,8 @@ import { type WatchHealth, WatchSource } from './etcd-watch';
 
 /** etcd raises shorter lease TTLs to 2 s (1.5 × its election timeout). */
 const MIN_LEASE_TTL_SECONDS = 2;
-const CONNECT_BACKOFF_MIN_MS = 100;
-const CONNECT_BACKOFF_MAX_MS = 1_000;
+/** `connect()` tries again after these delays while the server is unreachable, up to its deadline. */
+const CONNECT_BACKOFF = { initialMs: 100, maxMs: 1_000 };
 /** How long `close()` waits for the server to confirm watch cancellations. */
 const CLOSE_WATCH_WAIT_MS = 1_000;
 
@@ -135,7 +136,7 @@ export class EtcdDriver implements RegistryDriver {
   async connect(): Promise<void> {
     this.ensureOpen();
     const deadline = Date.now() + this.connectTimeoutMs;
-    let backoff = CONNECT_BACKOFF_MIN_MS;
+    const backoff = new Backoff(CONNECT_BACKOFF);
     for (;;) {
       try {
         await this.kv.currentRevision();
@@ -147,15 +148,15 @@ export class EtcdDriver implements RegistryDriver {
         if (!isUnreachable(e)) {
           throw e;
         }
-        if (Date.now() + backoff >= deadline) {
+        const wait = backoff.next();
+        if (Date.now() + wait >= deadline) {
           throw new RegistryConnectionError(
             `cannot reach etcd at ${this.hosts.join(', ')} within ${this.connectTimeoutMs} ms: ${e.message}`,
             { cause: e },
           );
         }
-        await delay(backoff, this.closeController.signal).catch(() => undefined);
+        await delay(wait, this.closeController.signal).catch(() => undefined);
         this.ensureOpen();
-        backoff = Math.min(backoff * 2, CONNECT_BACKOFF_MAX_MS);
       }
     }
   }

@@ -1,6 +1,7 @@
 import type { IEvent } from 'etcd3';
 import type { CoordinationError } from '../../errors';
 import { Deferred } from '../../internal/async';
+import { BackoffTimer } from '../../internal/backoff-timer';
 import { isUnder } from '../../internal/paths';
 import type { FeedHandle, FeedSink } from '../driver';
 import type { EtcdKv } from './etcd-kv';
@@ -21,8 +22,8 @@ import { ResumableWatch, type WatchHealth, type WatchSource } from './etcd-watch
  * than the few revisions after R', and never resumes on its own.
  */
 
-const RESYNC_BACKOFF_MIN_MS = 100;
-const RESYNC_BACKOFF_MAX_MS = 1_000;
+/** A failed resync, a disconnect or a repeated cancellation resyncs again after these delays. */
+const RESYNC_BACKOFF = { initialMs: 100, maxMs: 1_000 };
 /** A watch cancelled again within this long after the previous cancellation resyncs with backoff. */
 const CANCEL_QUIET_MS = 1_000;
 
@@ -33,8 +34,7 @@ export class EtcdFeed implements FeedHandle {
   private started = false;
   private closed = false;
   private resyncing = false;
-  private resyncTimer: NodeJS.Timeout | undefined;
-  private backoffMs = RESYNC_BACKOFF_MIN_MS;
+  private readonly resyncLater = new BackoffTimer(RESYNC_BACKOFF, () => this.resync());
   private lastCancelAt = 0;
   /** A gap happened that no snapshot has covered yet. */
   private stale = false;
@@ -58,7 +58,7 @@ export class EtcdFeed implements FeedHandle {
       return;
     }
     this.closed = true;
-    clearTimeout(this.resyncTimer);
+    this.resyncLater.cancel();
     void this.watch?.close();
     this.watch = null;
     this.readyDeferred.reject(new Error('feed closed before its initial load'));
@@ -97,7 +97,7 @@ export class EtcdFeed implements FeedHandle {
           return;
         }
         if (Date.now() - this.lastCancelAt >= CANCEL_QUIET_MS) {
-          this.backoffMs = RESYNC_BACKOFF_MIN_MS;
+          this.resyncLater.reset();
         }
         this.stale = false;
         this.sink.reset(nodes);
@@ -140,10 +140,7 @@ export class EtcdFeed implements FeedHandle {
   }
 
   private scheduleResync(): void {
-    clearTimeout(this.resyncTimer);
-    const delay = this.backoffMs;
-    this.backoffMs = Math.min(this.backoffMs * 2, RESYNC_BACKOFF_MAX_MS);
-    this.resyncTimer = setTimeout(() => this.resync(), delay);
+    this.resyncLater.reschedule();
   }
 
   private onDisconnected(): void {

@@ -1,6 +1,7 @@
 import type { LeaseClient } from 'etcd3';
 import { ClosedError, type CoordinationError, SessionExpiredError } from '../../errors';
 import { Deferred } from '../../internal/async';
+import { BackoffTimer } from '../../internal/backoff-timer';
 import type { ConnectionState } from '../registry-center';
 import { translateEtcdError } from './etcd-errors';
 import { LeaseKeepalive } from './etcd-keepalive';
@@ -32,8 +33,8 @@ export interface EtcdSessionOptions {
 
 type SuspendReason = 'keepalive' | 'watch';
 
-const GRANT_BACKOFF_MIN_MS = 100;
-const GRANT_BACKOFF_MAX_MS = 1_000;
+/** After LOST, a grant that failed is tried again after these delays. */
+const GRANT_BACKOFF = { initialMs: 100, maxMs: 1_000 };
 const REVOKE_TIMEOUT_MS = 1_000;
 
 export class EtcdSession {
@@ -41,7 +42,7 @@ export class EtcdSession {
   private keepalive: LeaseKeepalive | null = null;
   private state: ConnectionState | null = null;
   private readonly reasons = new Set<SuspendReason>();
-  private grantTimer: NodeJS.Timeout | undefined;
+  private readonly regrant = new BackoffTimer(GRANT_BACKOFF, () => this.renew());
   private renewing = false;
   private closed = false;
   private readonly waiters = new Set<Deferred<string>>();
@@ -127,7 +128,7 @@ export class EtcdSession {
     }
     this.closed = true;
     this.stopKeepalive();
-    clearTimeout(this.grantTimer);
+    this.regrant.cancel();
     for (const waiter of this.waiters) {
       waiter.reject(new ClosedError(this.opts.description));
     }
@@ -254,11 +255,12 @@ export class EtcdSession {
     this.emit('LOST');
     this.opts.onLost();
     this.revokeQuietly(old);
-    this.renew(GRANT_BACKOFF_MIN_MS);
+    this.regrant.reset();
+    this.renew();
   }
 
   /** Grant a new lease, retrying with backoff until it works or the session closes. */
-  private renew(backoffMs: number): void {
+  private renew(): void {
     if (this.renewing || this.closed) {
       return;
     }
@@ -282,10 +284,7 @@ export class EtcdSession {
         if (this.closed) {
           return;
         }
-        this.grantTimer = setTimeout(
-          () => this.renew(Math.min(backoffMs * 2, GRANT_BACKOFF_MAX_MS)),
-          backoffMs,
-        );
+        this.regrant.schedule();
       },
     );
   }

@@ -7,6 +7,7 @@ import {
   type Namespace,
   type Watcher,
 } from 'etcd3';
+import { BackoffTimer } from '../../internal/backoff-timer';
 import type { KeyRange } from './etcd-keys';
 
 /**
@@ -41,8 +42,8 @@ export interface WatchHealth {
   reportWatchRestored(): void;
 }
 
-const RESUME_BACKOFF_MIN_MS = 50;
-const RESUME_BACKOFF_MAX_MS = 1_000;
+/** A disconnected watcher that resumes by itself is created again after these delays. */
+const RESUME_BACKOFF = { initialMs: 50, maxMs: 1_000 };
 
 /**
  * Where watchers are created: normally the client's one root Namespace (one watch manager, one gRPC watch
@@ -94,8 +95,11 @@ export class WatchSource {
 export class ResumableWatch {
   private watcher: Watcher | null = null;
   private nextRevision: bigint;
-  private backoffMs = RESUME_BACKOFF_MIN_MS;
-  private resumeTimer: NodeJS.Timeout | undefined;
+  private readonly resumer = new BackoffTimer(RESUME_BACKOFF, () => {
+    if (!this.closed && this.watcher === null) {
+      this.create();
+    }
+  });
   private disconnected = false;
   private closed = false;
   /** The current watcher's stream generation, and whether etcd acknowledged its creation. */
@@ -128,7 +132,7 @@ export class ResumableWatch {
       return;
     }
     void this.detach();
-    clearTimeout(this.resumeTimer);
+    this.resumer.cancel();
     this.nextRevision = revision;
     this.create();
   }
@@ -136,7 +140,7 @@ export class ResumableWatch {
   close(): Promise<void> {
     this.closed = true;
     this.unsubscribe();
-    clearTimeout(this.resumeTimer);
+    this.resumer.cancel();
     this.setDisconnected(false);
     return this.detach();
   }
@@ -160,7 +164,7 @@ export class ResumableWatch {
     watcher.on('connected', () => {
       if (current()) {
         this.acknowledged = true;
-        this.backoffMs = RESUME_BACKOFF_MIN_MS;
+        this.resumer.reset();
         this.setDisconnected(false);
       }
     });
@@ -222,14 +226,7 @@ export class ResumableWatch {
     if (!this.resume) {
       return;
     }
-    const delay = this.backoffMs;
-    this.backoffMs = Math.min(this.backoffMs * 2, RESUME_BACKOFF_MAX_MS);
-    clearTimeout(this.resumeTimer);
-    this.resumeTimer = setTimeout(() => {
-      if (!this.closed && this.watcher === null) {
-        this.create();
-      }
-    }, delay);
+    this.resumer.reschedule();
   }
 
   private setDisconnected(value: boolean): void {

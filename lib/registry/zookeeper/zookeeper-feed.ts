@@ -1,5 +1,6 @@
 import { ClosedError, isRetryable } from '../../errors';
 import { Deferred, SerialQueue } from '../../internal/async';
+import { BackoffTimer } from '../../internal/backoff-timer';
 import { basename, joinPath, parentOf } from '../../internal/paths';
 import type { FeedHandle, FeedSink, NodeData } from '../driver';
 import { ZkEventType } from './zookeeper-client-types';
@@ -29,8 +30,8 @@ import type { ZooKeeperSession } from './zookeeper-session';
  * - Watchers of a closed feed or of an older client generation are ignored.
  */
 
-const RETRY_MIN_MS = 100;
-const RETRY_MAX_MS = 5000;
+/** A failed step resyncs again after these delays (while connected; else RECONNECTED does). */
+const RESYNC_BACKOFF = { initialMs: 100, maxMs: 5000 };
 /** Attempts to catch a root that is created and deleted again while we look. */
 const ROOT_ATTEMPTS = 5;
 
@@ -43,8 +44,7 @@ export class ZooKeeperFeed implements FeedHandle {
   private generation = -1;
   private closed = false;
   private resyncQueued = false;
-  private retryTimer: NodeJS.Timeout | null = null;
-  private retryDelayMs = RETRY_MIN_MS;
+  private readonly resyncLater = new BackoffTimer(RESYNC_BACKOFF, () => this.scheduleResync());
   private unhook: (() => void) | null = null;
 
   constructor(
@@ -74,10 +74,7 @@ export class ZooKeeperFeed implements FeedHandle {
     this.closed = true;
     this.unhook?.();
     this.unhook = null;
-    if (this.retryTimer !== null) {
-      clearTimeout(this.retryTimer);
-      this.retryTimer = null;
-    }
+    this.resyncLater.cancel();
     this.watchers.clear();
     this.nodes = new Map();
     this.readyDeferred.reject(new ClosedError(`feed of ${this.root}`));
@@ -117,13 +114,7 @@ export class ZooKeeperFeed implements FeedHandle {
       this.sink.error(err);
     }
     if (this.session.connected) {
-      if (this.retryTimer === null) {
-        this.retryTimer = setTimeout(() => {
-          this.retryTimer = null;
-          this.scheduleResync();
-        }, this.retryDelayMs);
-        this.retryDelayMs = Math.min(RETRY_MAX_MS, this.retryDelayMs * 2);
-      }
+      this.resyncLater.schedule();
     }
     // Otherwise RECONNECTED schedules the resync.
   }
@@ -156,7 +147,7 @@ export class ZooKeeperFeed implements FeedHandle {
     for (const [path, node] of this.nodes) {
       snapshot.set(path, node.data);
     }
-    this.retryDelayMs = RETRY_MIN_MS;
+    this.resyncLater.reset();
     this.sink.reset(snapshot);
     this.readyDeferred.resolve();
   }

@@ -1,5 +1,6 @@
 import { ClosedError, isRetryable } from '../../errors';
 import { Deferred, SerialQueue } from '../../internal/async';
+import { BackoffTimer } from '../../internal/backoff-timer';
 import { basename, joinPath, parentOf } from '../../internal/paths';
 import type { FeedHandle, FeedSink, NodeData } from '../driver';
 import { loadSubtreeBulk, MAX_BATCH_OPS } from './zookeeper-bulk-load';
@@ -38,8 +39,8 @@ import type { MirrorNode } from './zookeeper-tree-load';
  * - Notifications of a closed feed, or of an older client, are dropped.
  */
 
-const RETRY_MIN_MS = 100;
-const RETRY_MAX_MS = 5000;
+/** A failed step resyncs again after these delays (while connected; else RECONNECTED does). */
+const RESYNC_BACKOFF = { initialMs: 100, maxMs: 5000 };
 
 export interface PersistentFeedDeps {
   session: ZooKeeperSession;
@@ -63,8 +64,7 @@ export class ZooKeeperPersistentFeed implements FeedHandle {
   private watchHandle: PersistentWatch | null = null;
   private generation = -1;
   private closed = false;
-  private retryTimer: NodeJS.Timeout | null = null;
-  private retryDelayMs = RETRY_MIN_MS;
+  private readonly resyncLater = new BackoffTimer(RESYNC_BACKOFF, () => this.scheduleResync());
   private unhook: (() => void) | null = null;
 
   constructor(
@@ -103,10 +103,7 @@ export class ZooKeeperPersistentFeed implements FeedHandle {
     this.closed = true;
     this.unhook?.();
     this.unhook = null;
-    if (this.retryTimer !== null) {
-      clearTimeout(this.retryTimer);
-      this.retryTimer = null;
-    }
+    this.resyncLater.cancel();
     this.watchHandle?.release();
     this.watchHandle = null;
     this.pending = [];
@@ -163,12 +160,8 @@ export class ZooKeeperPersistentFeed implements FeedHandle {
     if (!isRetryable(err)) {
       this.sink.error(err);
     }
-    if (this.deps.session.connected && this.retryTimer === null) {
-      this.retryTimer = setTimeout(() => {
-        this.retryTimer = null;
-        this.scheduleResync();
-      }, this.retryDelayMs);
-      this.retryDelayMs = Math.min(RETRY_MAX_MS, this.retryDelayMs * 2);
+    if (this.deps.session.connected) {
+      this.resyncLater.schedule();
     }
     // Otherwise RECONNECTED schedules the resync.
   }
@@ -192,7 +185,7 @@ export class ZooKeeperPersistentFeed implements FeedHandle {
     for (const [path, node] of this.mirror) {
       snapshot.set(path, node.data);
     }
-    this.retryDelayMs = RETRY_MIN_MS;
+    this.resyncLater.reset();
     this.sink.reset(snapshot);
     this.readyDeferred.resolve();
   }
