@@ -1,17 +1,12 @@
-import {
-  ConfigurationError,
-  CorruptedDataError,
-  InstanceIdConflictError,
-  TransactionError,
-} from '../errors';
+import { ConfigurationError, CorruptedDataError, InstanceIdConflictError } from '../errors';
 import { Backoff } from '../internal/backoff';
 import type { Logger } from '../logger';
 import type {
   ConnectionState,
   CoordinatorRegistryCenter,
-  LeaderFence,
   TreeCache,
 } from '../registry/registry-center';
+import { AssignmentNotifier } from './assignment-notifier';
 import type { JobDefinition } from './define-job';
 import type { JobConfig } from './job-config';
 import type { JobContext } from './job-context';
@@ -20,6 +15,7 @@ import type { JobObservability } from './job-observer';
 import type { InstanceInfo } from './job-instance';
 import { JobPaths } from './job-paths';
 import { ItemScheduler } from './item-scheduler';
+import { LeaderLoop } from './leader-loop';
 import { LivenessWatchdog } from './liveness-watchdog';
 import { JobReactions } from './reactions/job-reactions';
 import type { Scheduler } from './scheduler/scheduler';
@@ -49,18 +45,18 @@ export interface JobRuntimeOptions {
   observability?: JobObservability;
 }
 
-const RESHARD_RETRY_MAX_MS = 2000;
-/** A resharding pass (or reaping) that failed is judged again after these delays, or at the next wake-up. */
-const LEADER_BACKOFF = { initialMs: 50, maxMs: RESHARD_RETRY_MAX_MS };
 /** Re-registration after a session loss that failed is tried again after these delays. */
-const REREGISTER_BACKOFF = { initialMs: 100, maxMs: RESHARD_RETRY_MAX_MS };
+const REREGISTER_BACKOFF = { initialMs: 100, maxMs: 2000 };
 /** A shutdown command drains like worker.stop(): running items get this long before their signals abort. */
 const SHUTDOWN_DRAIN_MS = 30_000;
 
 /**
- * Owns ONE job on one worker (ElasticJob's JobScheduler + JobRegistry entry, without the singleton):
- * registers the configuration, the server and the instance, keeps the job's tree cache, campaigns for
- * leadership, reacts to registry changes and runs the items this instance owns (through ItemScheduler).
+ * Owns ONE job on one worker (ElasticJob's JobScheduler + JobRegistry entry, without the singleton): the
+ * wiring of its parts and their lifecycle. It registers the configuration, the server and the instance,
+ * keeps the job's tree cache and routes its events (JobReactions) to the one part each concerns:
+ * membership and requests to the {@link LeaderLoop} (run while ElectionService holds the latch), runs to
+ * the {@link ItemScheduler} (and its MisfireQueue and FailoverClaimer), assignments to the
+ * {@link AssignmentNotifier}, configuration and commands to itself.
  *
  * Lifecycle: `start()` once; `stop(timeoutMs, reason)` drains (idempotent). A session loss never ends
  * the job: after LOST the instance re-registers on RECONNECTED and resharding is requested again.
@@ -81,11 +77,10 @@ export class JobRuntime {
   private readonly reconcile: ReconcileService;
   readonly election: ElectionService;
   readonly items: ItemScheduler;
+  readonly assignment: AssignmentNotifier;
+  private readonly leaderLoop: LeaderLoop;
   private readonly reactions: JobReactions;
   private readonly watchdog: LivenessWatchdog;
-  private leaderWake: (() => void) | undefined;
-  /** Resharding passes this instance committed as leader (bounded-work tests and metrics read it). */
-  reshardings = 0;
   private stopping: Promise<void> | undefined;
   private readonly logger: Logger;
 
@@ -127,6 +122,16 @@ export class JobRuntime {
     this.triggers = new CommandService(this.ctx, 'trigger');
     this.shutdowns = new CommandService(this.ctx, 'shutdown');
     this.reconcile = new ReconcileService(options.scheduler, () => this.config.config);
+    this.leaderLoop = new LeaderLoop({
+      ctx: this.ctx,
+      sharding: this.sharding,
+      failover: this.failover,
+      servers: this.servers,
+      reconcile: this.reconcile,
+      report: err => this.report(err),
+      isStopping: () => this.stopping !== undefined,
+      observability: options.observability,
+    });
     this.election = new ElectionService(
       this.ctx,
       isLeader => {
@@ -149,6 +154,7 @@ export class JobRuntime {
       report: err => this.report(err),
       observability: options.observability,
     });
+    this.assignment = new AssignmentNotifier(definition.name, this.sharding, options.events);
     this.watchdog = new LivenessWatchdog(
       {
         ctx: this.ctx,
@@ -158,23 +164,23 @@ export class JobRuntime {
         mayStart: () => this.items.mayStart(),
         lastFireAt: () => this.items.lastFireAt,
         isLeader: () => this.isLeader,
-        wakeLeader: () => this.wakeLeader(),
+        wakeLeader: () => this.leaderLoop.wake(),
         events: options.events,
       },
       options.stallAfterMs ?? Math.max(10_000, 2 * registry.sessionTimeoutMs),
     );
     this.reactions = new JobReactions(this.ctx, {
       onConfigValue: raw => this.onConfigValue(raw),
-      onMembershipChanged: () => this.wakeLeader(),
-      onShardingRequested: () => this.wakeLeader(),
+      onMembershipChanged: () => this.leaderLoop.wake(),
+      onShardingRequested: () => this.leaderLoop.wake(),
       onAssignmentChanged: () => {
-        this.items.assignmentChanged();
+        this.assignment.changed();
         if (this.isLeader && !this.sharding.isRecordSound()) {
-          this.wakeLeader(); // someone wrote into the record: the leader reports and rewrites it
+          this.leaderLoop.wake(); // someone wrote into the record: the leader reports and rewrites it
         }
       },
-      onItemReleased: item => this.items.itemReleased(item),
-      onFailoverQueued: () => this.items.failoverAvailable(),
+      onItemReleased: item => this.items.misfires.released(item),
+      onFailoverQueued: () => this.items.failover.available(),
       onTrigger: () => this.triggers.consume(() => this.items.trigger()),
       onShutdown: () => this.shutdowns.consume(() => void this.stop(SHUTDOWN_DRAIN_MS, 'shutdown')),
       onOwnInstanceRemoved: () => void this.reRegister(),
@@ -187,6 +193,16 @@ export class JobRuntime {
 
   get isStopped(): boolean {
     return this.stopping !== undefined;
+  }
+
+  /** Resharding passes this instance committed as leader (bounded-work tests and metrics read it). */
+  get reshardings(): number {
+    return this.leaderLoop.reshardings;
+  }
+
+  /** The items this instance owns now (ascending); `[]` while resharding is pending. */
+  currentItems(): number[] {
+    return this.assignment.currentItems();
   }
 
   async start(): Promise<void> {
@@ -205,8 +221,9 @@ export class JobRuntime {
     this.ctx.cache().on('event', this.reactions.handle);
     registry.on('connectionStateChanged', this.onConnectionState);
     await this.sharding.requestResharding();
-    this.election.start((signal, fence) => this.leaderDuties(signal, fence));
+    this.election.start((signal, fence) => this.leaderLoop.run(signal, fence));
     this.items.start();
+    this.assignment.changed();
     this.watchdog.start();
     this.logger.info('job started', { items: this.config.config.shardingTotalCount });
   }
@@ -220,11 +237,12 @@ export class JobRuntime {
   private async drain(timeoutMs: number, reason: 'stop' | 'shutdown' | 'removed'): Promise<void> {
     const { registry, paths } = this.ctx;
     this.items.close();
+    this.assignment.close();
     this.watchdog.close();
     await this.items.drain(timeoutMs);
     registry.off('connectionStateChanged', this.onConnectionState);
     this.cacheRef?.off('event', this.reactions.handle);
-    this.wakeLeader();
+    this.leaderLoop.wake();
     await this.election.stop();
     if (registry.connectionState !== 'CLOSED') {
       await this.instances.unregister().catch(err => this.report(err));
@@ -232,85 +250,6 @@ export class JobRuntime {
     }
     this.logger.info('job stopped', { reason });
     this.options.events('jobStopped', { job: this.name, reason });
-  }
-
-  /** Leader: reshard whenever requested or out of date, until the latch signal aborts. */
-  private async leaderDuties(signal: AbortSignal, fence: LeaderFence): Promise<void> {
-    const onAbort = (): void => this.wakeLeader();
-    signal.addEventListener('abort', onAbort, { once: true });
-    this.reconcile.start(signal, () => this.wakeLeader());
-    try {
-      await this.leaderLoop(signal, fence);
-    } finally {
-      signal.removeEventListener('abort', onAbort);
-    }
-  }
-
-  private async leaderLoop(signal: AbortSignal, fence: LeaderFence): Promise<void> {
-    const backoff = new Backoff(LEADER_BACKOFF);
-    while (!signal.aborted && this.stopping === undefined) {
-      const woken = new Promise<void>(resolve => (this.leaderWake = resolve));
-      try {
-        // Dead writers' running records first: they block their items, and failover waits on them.
-        if ((await this.failover.reap(fence)) > 0) {
-          backoff.reset();
-        }
-        // One pass per wake-up at most: a pass consumes the requests it saw, so passes follow the rate
-        // of real changes (requests, membership, configuration), never a loop of their own.
-        if (this.sharding.needsPass()) {
-          const corruption = this.sharding.corruption();
-          if (corruption !== undefined) {
-            this.report(corruption); // the pass below rewrites the record
-          }
-          const generation = await this.sharding.reshard(fence);
-          this.reshardings++;
-          this.options.observability?.observer.resharded(this.name);
-          this.logger.info('resharding committed', { generation });
-          await this.ctx
-            .cache()
-            .waitFor(
-              () =>
-                this.sharding.generation().value >= generation &&
-                !this.ctx.cache().has(this.ctx.paths.shardingProcessing),
-              { timeoutMs: RESHARD_RETRY_MAX_MS, signal },
-            )
-            .catch(() => undefined);
-          await this.collectServers();
-          backoff.reset();
-          continue;
-        }
-      } catch (err) {
-        if (signal.aborted) {
-          break;
-        }
-        if (!(err instanceof TransactionError)) {
-          this.report(err);
-        }
-        // A stale view or a lost fence: wait for a change (a request, membership) or a capped backoff
-        // while the cache catches up, then re-judge. A pass that failed half-way left its own marker,
-        // which keeps needsPass() true until a pass completes.
-        // (An abort wakes the leader too: leaderDuties turns it into a wake-up.)
-        const wake = new AbortController();
-        void woken.then(() => wake.abort());
-        await backoff.sleep(wake.signal).catch(() => undefined);
-        continue;
-      }
-      if (!signal.aborted) {
-        await woken;
-      }
-    }
-  }
-
-  private async collectServers(): Promise<void> {
-    for (const ip of this.servers.orphanedServers()) {
-      await this.ctx.registry.remove(this.ctx.paths.server(ip)).catch(err => this.report(err));
-    }
-  }
-
-  private wakeLeader(): void {
-    const wake = this.leaderWake;
-    this.leaderWake = undefined;
-    wake?.();
   }
 
   private onConfigValue(raw: string | null): void {
@@ -327,7 +266,7 @@ export class JobRuntime {
     }
     this.logger.info('configuration changed', { cron: change.next.cron });
     this.items.configChanged(change.previous, change.next);
-    this.wakeLeader();
+    this.leaderLoop.wake();
   }
 
   private readonly onConnectionState = (state: ConnectionState): void => {

@@ -140,7 +140,7 @@ export class Worker extends TypedEmitter<WorkerEvents> {
    * job). Useful right after `startWorker` resolves: the first `sharded` event may already have fired.
    */
   items(job: string): number[] {
-    return this.runtimes.get(job)?.items.currentItems() ?? [];
+    return this.runtimes.get(job)?.currentItems() ?? [];
   }
 
   /** The runtime of a job (for tests and tools; not part of the stable API). */
@@ -176,7 +176,7 @@ export class Worker extends TypedEmitter<WorkerEvents> {
       jobs: () =>
         [...this.runtimes.values()]
           .filter(r => !r.isStopped)
-          .map(r => ({ job: r.name, items: r.items.currentItems().length, isLeader: r.isLeader })),
+          .map(r => ({ job: r.name, items: r.currentItems().length, isLeader: r.isLeader })),
       cacheNodes: () =>
         [...this.runtimes.values()].reduce(
           (n, r) => n + (registry.getRawCache(new JobPaths(r.name).root)?.size ?? 0),
