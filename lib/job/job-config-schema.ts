@@ -124,7 +124,7 @@ const jobConfigObject = z.strictObject({
   command: rule(z.string().max(4096).nullable(), 'must be a string or null').default(null),
 });
 
-/** Retries of one item within one fire. `attempts` counts all tries (1 = no retry); delays double from `backoffMs` up to `maxBackoffMs`. */
+/** Retries of one item within one fire. `attempts` counts all tries (1 = no retry); delays double from `backoffMs` up to `maxBackoffMs`, each wait drawn between half and all of it (equal jitter). */
 export type RetryPolicy = z.output<typeof retryPolicySchema>;
 /** The stored configuration: JSON at /{job}/config, every field explicit. */
 export type JobConfig = z.output<typeof jobConfigObject>;
