@@ -1,12 +1,15 @@
-import { ExponentialBackoff, type IBackoff, noop } from 'cockatiel';
+import { ExponentialBackoff, type IBackoff } from 'cockatiel';
 import { Etcd3, type IOptions } from 'etcd3';
 import { ConfigurationError } from '../../errors';
 import type { EtcdRegistryOptions } from '../options';
+import { hostFailoverPolicies } from './etcd-host-failover';
 
 /**
  * Builds the one etcd3 client of a driver:
- * - no etcd3 retries and no circuit breaker (noop policies): one bad request must not lock the client out
- *   for 5 s, and non-idempotent txns must not be resent after an ambiguous failure; our layer owns retries;
+ * - no etcd3 retries and no etcd3 circuit breaker: one bad request must not lock the client out for 5 s, and
+ *   non-idempotent txns must not be resent after an ambiguous failure; our layer owns retries. With several
+ *   endpoints, the one exception is host failover (etcd-host-failover.ts): a call that could not be sent
+ *   goes to another host at once, and a host that could not be reached is skipped for a second;
  * - a deadline on every unary call (etcd3's `dialTimeout` is unused);
  * - gRPC keepalive ≥ 5 s (etcd's default `--grpc-keepalive-min-time`), so a dead TCP connection is noticed
  *   by the watch stream at all;
@@ -47,8 +50,10 @@ export function etcdClientOptions(
   options: EtcdRegistryOptions,
   requestTimeoutMs: number,
 ): IOptions {
+  const hosts = endpointUrls(options);
+  const failover = hostFailoverPolicies(hosts.length);
   const config: IOptions = {
-    hosts: endpointUrls(options),
+    hosts,
     grpcOptions: {
       'grpc.keepalive_time_ms': GRPC_KEEPALIVE_TIME_MS,
       'grpc.keepalive_timeout_ms': GRPC_KEEPALIVE_TIMEOUT_MS,
@@ -59,8 +64,8 @@ export function etcdClientOptions(
     defaultCallOptions: context =>
       context.isStream ? {} : { deadline: Date.now() + requestTimeoutMs },
     faultHandling: {
-      global: noop,
-      host: () => noop,
+      global: failover.global,
+      host: failover.host,
       // etcd3 types this as IBackoff but calls `.next()` on it first, i.e. uses it as a backoff FACTORY,
       // which is what cockatiel 3's ExponentialBackoff is (checked against etcd3@1.1.2's watch code).
       watchBackoff: new ExponentialBackoff({
