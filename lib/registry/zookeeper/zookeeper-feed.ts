@@ -1,11 +1,9 @@
-import { ClosedError, isRetryable } from '../../errors';
-import { Deferred, SerialQueue } from '../../internal/async';
-import { BackoffTimer } from '../../internal/backoff-timer';
 import { basename, joinPath, parentOf } from '../../internal/paths';
-import type { FeedHandle, FeedSink, NodeData } from '../driver';
+import type { FeedHandle, FeedSink } from '../driver';
 import { ZkEventType } from './zookeeper-client-types';
 import type { ZkEvent, ZkWatcher } from './zookeeper-client-types';
-import { translateZkError } from './zookeeper-errors';
+import { FeedMirror } from './zookeeper-feed-mirror';
+import { FeedSteps } from './zookeeper-feed-steps';
 import { loadSubtree } from './zookeeper-tree-load';
 import type { MirrorNode } from './zookeeper-tree-load';
 import { toNodeData } from './zookeeper-requests';
@@ -18,7 +16,7 @@ import type { ZooKeeperSession } from './zookeeper-session';
  * Curator's TreeCache, fed to a {@link FeedSink}.
  *
  * - Everything (the initial load, every watch event, every resync) runs through ONE serial queue, so replies
- *   of different steps cannot interleave and the sink sees changes in order.
+ *   of different steps cannot interleave and the sink sees changes in order (zookeeper-feed-steps.ts).
  * - Load: the whole subtree, level by level, reads of a level in parallel (getData + getChildren with watches
  *   on every node), then `sink.reset(snapshot)`. A missing root gets an exists watch that notices creation.
  * - NodeDataChanged → re-read → `upsert` (only when mzxid grew); NodeChildrenChanged → re-read the children,
@@ -30,98 +28,48 @@ import type { ZooKeeperSession } from './zookeeper-session';
  * - Watchers of a closed feed or of an older client generation are ignored.
  */
 
-/** A failed step resyncs again after these delays (while connected; else RECONNECTED does). */
-const RESYNC_BACKOFF = { initialMs: 100, maxMs: 5000 };
 /** Attempts to catch a root that is created and deleted again while we look. */
 const ROOT_ATTEMPTS = 5;
 
 export class ZooKeeperFeed implements FeedHandle {
   readonly ready: Promise<void>;
-  private readonly readyDeferred = new Deferred<void>();
-  private readonly queue = new SerialQueue();
-  private nodes = new Map<string, MirrorNode>();
+  private readonly steps: FeedSteps;
+  private readonly nodes: FeedMirror;
   private readonly watchers = new Map<string, ZkWatcher>();
   private generation = -1;
-  private closed = false;
-  private resyncQueued = false;
-  private readonly resyncLater = new BackoffTimer(RESYNC_BACKOFF, () => this.scheduleResync());
-  private unhook: (() => void) | null = null;
 
   constructor(
     private readonly session: ZooKeeperSession,
     private readonly requests: ZkRequests,
     private readonly root: string,
-    private readonly sink: FeedSink,
+    sink: FeedSink,
   ) {
-    this.ready = this.readyDeferred.promise;
-    this.ready.catch(() => undefined);
+    this.nodes = new FeedMirror(root, sink);
+    this.steps = new FeedSteps({
+      session,
+      root,
+      sink,
+      resync: () => this.resync(),
+      dropState: () => {
+        this.watchers.clear();
+        this.nodes.clear();
+      },
+    });
+    this.ready = this.steps.ready;
   }
 
   start(): this {
-    this.unhook = this.session.onState(state => {
-      if (state === 'RECONNECTED') {
-        this.scheduleResync();
-      }
-    });
-    this.scheduleResync();
+    this.steps.start();
     return this;
   }
 
   close(): void {
-    if (this.closed) {
-      return;
-    }
-    this.closed = true;
-    this.unhook?.();
-    this.unhook = null;
-    this.resyncLater.cancel();
-    this.watchers.clear();
-    this.nodes = new Map();
-    this.readyDeferred.reject(new ClosedError(`feed of ${this.root}`));
-  }
-
-  private scheduleResync(): void {
-    if (this.closed || this.resyncQueued) {
-      return;
-    }
-    this.resyncQueued = true;
-    this.enqueue(() => {
-      this.resyncQueued = false;
-      return this.resync();
-    });
-  }
-
-  private enqueue(step: () => Promise<void>): void {
-    void this.queue.run(async () => {
-      if (this.closed) {
-        return;
-      }
-      try {
-        await step();
-      } catch (e) {
-        this.failed(e);
-      }
-    });
-  }
-
-  /** A step failed: the mirror may be behind. Resync when possible, report what retrying cannot fix. */
-  private failed(e: unknown): void {
-    if (this.closed) {
-      return;
-    }
-    const err = translateZkError(e, { operation: 'feed', path: this.root });
-    if (!isRetryable(err)) {
-      this.sink.error(err);
-    }
-    if (this.session.connected) {
-      this.resyncLater.schedule();
-    }
-    // Otherwise RECONNECTED schedules the resync.
+    this.steps.close();
   }
 
   /** True when watch events belong to the current client and steps may go on. */
   private current(): boolean {
-    return !this.closed && this.generation === this.session.generation;
+    return !this.steps.closed && this.generation === this.session.generation;
   }
 
   private async resync(): Promise<void> {
@@ -139,17 +87,10 @@ export class ZooKeeperFeed implements FeedHandle {
         break; // absent, and the exists watch will tell us when it appears
       }
     }
-    if (this.closed) {
+    if (this.steps.closed) {
       return;
     }
-    this.nodes = tree ?? new Map<string, MirrorNode>();
-    const snapshot = new Map<string, NodeData>();
-    for (const [path, node] of this.nodes) {
-      snapshot.set(path, node.data);
-    }
-    this.resyncLater.reset();
-    this.sink.reset(snapshot);
-    this.readyDeferred.resolve();
+    this.steps.loaded(this.nodes.replace(tree));
   }
 
   /** The subtree at `top` with our watches armed on every node; `null` when `top` does not exist. */
@@ -168,21 +109,25 @@ export class ZooKeeperFeed implements FeedHandle {
   }
 
   private onWatch(generation: number, path: string, event: ZkEvent): void {
-    if (this.closed || generation !== this.generation || generation !== this.session.generation) {
+    if (
+      this.steps.closed ||
+      generation !== this.generation ||
+      generation !== this.session.generation
+    ) {
       return;
     }
     switch (event.type) {
       case ZkEventType.NODE_DATA_CHANGED:
-        this.enqueue(() => this.refreshData(path));
+        this.steps.enqueue(() => this.refreshData(path));
         break;
       case ZkEventType.NODE_CHILDREN_CHANGED:
-        this.enqueue(() => this.refreshChildren(path));
+        this.steps.enqueue(() => this.refreshChildren(path));
         break;
       case ZkEventType.NODE_DELETED:
-        this.enqueue(() => this.onDeleted(path));
+        this.steps.enqueue(() => this.onDeleted(path));
         break;
       case ZkEventType.NODE_CREATED:
-        this.enqueue(() => this.onRootCreated());
+        this.steps.enqueue(() => this.onRootCreated());
         break;
       default:
         break;
@@ -195,18 +140,14 @@ export class ZooKeeperFeed implements FeedHandle {
     }
     const reply = await this.requests.getData(path, this.watcherFor(path));
     const node = this.nodes.get(path);
-    if (this.closed || node === undefined) {
+    if (this.steps.closed || node === undefined) {
       return;
     }
     if (reply === null) {
       await this.onGone(path);
       return;
     }
-    const data = toNodeData(reply);
-    if (data.stamp > node.data.stamp) {
-      node.data = data;
-      this.sink.upsert(path, data);
-    }
+    this.nodes.update(path, node, toNodeData(reply));
   }
 
   private async refreshChildren(path: string): Promise<void> {
@@ -215,7 +156,7 @@ export class ZooKeeperFeed implements FeedHandle {
     }
     const children = await this.requests.getChildren(path, this.watcherFor(path));
     const node = this.nodes.get(path);
-    if (this.closed || node === undefined) {
+    if (this.steps.closed || node === undefined) {
       return;
     }
     if (children === null) {
@@ -230,7 +171,7 @@ export class ZooKeeperFeed implements FeedHandle {
     }
     const added = children.filter(name => !node.children.has(name));
     const subtrees = await Promise.all(added.map(name => this.loadTree(joinPath(path, name))));
-    if (this.closed || this.nodes.get(path) !== node) {
+    if (this.steps.closed || this.nodes.get(path) !== node) {
       return;
     }
     added.forEach((name, i) => {
@@ -239,7 +180,7 @@ export class ZooKeeperFeed implements FeedHandle {
         return; // gone again; our parent's child watch is armed
       }
       node.children.add(name);
-      this.publish(subtree);
+      this.nodes.publish(subtree);
     });
   }
 
@@ -254,15 +195,11 @@ export class ZooKeeperFeed implements FeedHandle {
       return;
     }
     const reply = await this.requests.getData(path, this.watcherFor(path));
-    if (this.closed || this.nodes.get(path) !== node) {
+    if (this.steps.closed || this.nodes.get(path) !== node) {
       return;
     }
     if (reply !== null && reply.stat.czxid.readBigInt64BE(0) === node.czxid) {
-      const data = toNodeData(reply);
-      if (data.stamp > node.data.stamp) {
-        node.data = data;
-        this.sink.upsert(path, data);
-      }
+      this.nodes.update(path, node, toNodeData(reply));
       return;
     }
     this.removeNode(path);
@@ -273,9 +210,9 @@ export class ZooKeeperFeed implements FeedHandle {
     if (reply !== null) {
       const subtree = await this.loadTree(path);
       const parent = this.nodes.get(parentOf(path));
-      if (subtree !== null && parent !== undefined && !this.closed && !this.nodes.has(path)) {
+      if (subtree !== null && parent !== undefined && !this.steps.closed && !this.nodes.has(path)) {
         parent.children.add(basename(path));
-        this.publish(subtree);
+        this.nodes.publish(subtree);
       }
     }
   }
@@ -295,49 +232,22 @@ export class ZooKeeperFeed implements FeedHandle {
     }
     for (let attempt = 0; attempt < ROOT_ATTEMPTS; attempt++) {
       const subtree = await this.loadTree(this.root);
-      if (this.closed || this.nodes.has(this.root)) {
+      if (this.steps.closed || this.nodes.has(this.root)) {
         return;
       }
       if (subtree !== null) {
-        this.publish(subtree);
+        this.nodes.publish(subtree);
         return;
       }
       if ((await this.requests.exists(this.root, this.watcherFor(this.root))) === null) {
         return;
       }
     }
-    this.scheduleResync();
+    this.steps.scheduleResync();
   }
 
-  /** Add a freshly loaded subtree to the mirror and upsert its nodes, parents first. */
-  private publish(subtree: Map<string, MirrorNode>): void {
-    for (const [path, node] of subtree) {
-      this.nodes.set(path, node);
-      this.sink.upsert(path, node.data);
-    }
-  }
-
-  /** Drop a node and its subtree from the mirror and tell the sink (once, for the top node). */
+  /** Drop a node and its subtree from the mirror (and its watchers) and tell the sink. */
   private removeNode(path: string): void {
-    const node = this.nodes.get(path);
-    if (node === undefined) {
-      return;
-    }
-    const stack = [path];
-    while (stack.length > 0) {
-      const p = stack.pop() as string;
-      const n = this.nodes.get(p);
-      this.nodes.delete(p);
-      this.watchers.delete(p);
-      if (n !== undefined) {
-        for (const child of n.children) {
-          stack.push(joinPath(p, child));
-        }
-      }
-    }
-    if (path !== this.root) {
-      this.nodes.get(parentOf(path))?.children.delete(basename(path));
-    }
-    this.sink.remove(path);
+    this.nodes.remove(path, p => this.watchers.delete(p));
   }
 }

@@ -1,12 +1,11 @@
-import { ClosedError, isRetryable } from '../../errors';
-import { Deferred, SerialQueue } from '../../internal/async';
-import { BackoffTimer } from '../../internal/backoff-timer';
-import { basename, joinPath, parentOf } from '../../internal/paths';
-import type { FeedHandle, FeedSink, NodeData } from '../driver';
+import { basename, parentOf } from '../../internal/paths';
+import type { FeedHandle, FeedSink } from '../driver';
 import { loadSubtreeBulk, MAX_BATCH_OPS } from './zookeeper-bulk-load';
 import { zkException } from './wire';
 import { ZkCode } from './zookeeper-client-types';
 import { translateZkError, zkErrorCode } from './zookeeper-errors';
+import { FeedMirror } from './zookeeper-feed-mirror';
+import { FeedSteps } from './zookeeper-feed-steps';
 import type { MultiReader, ReadResult } from './zookeeper-multi-read';
 import type { PersistentWatchListener } from './wire';
 import type { PersistentWatch, PersistentWatcher } from './zookeeper-persistent-watch';
@@ -18,7 +17,8 @@ import type { MirrorNode } from './zookeeper-tree-load';
  * `openFeed` on ZooKeeper ≥ 3.6: one persistent recursive watch on the root and multiRead batches, after
  * Curator's CuratorCache, fed to a {@link FeedSink}.
  *
- * - Everything (load, notifications, resyncs) runs through ONE serial queue, so the sink sees changes in order.
+ * - Everything (load, notifications, resyncs) runs through ONE serial queue, so the sink sees changes in order
+ *   (zookeeper-feed-steps.ts).
  * - Load (at open, after every reconnect, new session or failed step): `addWatch(root, PERSISTENT_RECURSIVE)`
  *   FIRST, then the subtree through multiRead batches without watches (zookeeper-bulk-load.ts), then
  *   `sink.reset(snapshot)`. The watch is armed before the reads, so whatever changes after a read is notified.
@@ -39,9 +39,6 @@ import type { MirrorNode } from './zookeeper-tree-load';
  * - Notifications of a closed feed, or of an older client, are dropped.
  */
 
-/** A failed step resyncs again after these delays (while connected; else RECONNECTED does). */
-const RESYNC_BACKOFF = { initialMs: 100, maxMs: 5000 };
-
 export interface PersistentFeedDeps {
   session: ZooKeeperSession;
   paths: ZkPaths;
@@ -51,75 +48,56 @@ export interface PersistentFeedDeps {
 
 export class ZooKeeperPersistentFeed implements FeedHandle {
   readonly ready: Promise<void>;
-  private readonly readyDeferred = new Deferred<void>();
-  private readonly queue = new SerialQueue();
+  private readonly steps: FeedSteps;
   private readonly listener: PersistentWatchListener;
-  private mirror = new Map<string, MirrorNode>();
+  private readonly mirror: FeedMirror;
   /** Notified paths (namespace-relative) not yet reconciled. */
   private pending: string[] = [];
   /** Paths the last batch left for the next one (notified again while it read them). */
   private deferred = new Set<string>();
   private drainQueued = false;
-  private resyncQueued = false;
   private watchHandle: PersistentWatch | null = null;
   private generation = -1;
-  private closed = false;
-  private readonly resyncLater = new BackoffTimer(RESYNC_BACKOFF, () => this.scheduleResync());
-  private unhook: (() => void) | null = null;
 
   constructor(
     private readonly deps: PersistentFeedDeps,
     private readonly root: string,
-    private readonly sink: FeedSink,
+    sink: FeedSink,
     private readonly onUnsupported: (err: unknown) => void,
   ) {
-    this.ready = this.readyDeferred.promise;
-    this.ready.catch(() => undefined);
+    this.mirror = new FeedMirror(root, sink);
+    this.steps = new FeedSteps({
+      session: deps.session,
+      root,
+      sink,
+      resync: () => this.resync(),
+      takeFailure: e => this.unsupported(e),
+      dropState: () => {
+        this.watchHandle?.release();
+        this.watchHandle = null;
+        this.pending = [];
+        this.mirror.clear();
+      },
+    });
+    this.ready = this.steps.ready;
     this.listener = {
       onEvent: (_type, fullPath) => {
-        if (!this.closed) {
+        if (!this.steps.closed) {
           this.pending.push(deps.paths.rel(fullPath));
           this.scheduleDrain();
         }
       },
-      onReplaced: () => this.scheduleResync(),
+      onReplaced: () => this.steps.scheduleResync(),
     };
   }
 
   start(): this {
-    this.unhook = this.deps.session.onState(state => {
-      if (state === 'RECONNECTED') {
-        this.scheduleResync();
-      }
-    });
-    this.scheduleResync();
+    this.steps.start();
     return this;
   }
 
   close(): void {
-    if (this.closed) {
-      return;
-    }
-    this.closed = true;
-    this.unhook?.();
-    this.unhook = null;
-    this.resyncLater.cancel();
-    this.watchHandle?.release();
-    this.watchHandle = null;
-    this.pending = [];
-    this.mirror = new Map();
-    this.readyDeferred.reject(new ClosedError(`feed of ${this.root}`));
-  }
-
-  private scheduleResync(): void {
-    if (this.closed || this.resyncQueued) {
-      return;
-    }
-    this.resyncQueued = true;
-    this.enqueue(() => {
-      this.resyncQueued = false;
-      return this.resync();
-    });
+    this.steps.close();
   }
 
   private scheduleDrain(): void {
@@ -127,43 +105,20 @@ export class ZooKeeperPersistentFeed implements FeedHandle {
       return;
     }
     this.drainQueued = true;
-    this.enqueue(() => {
+    this.steps.enqueue(() => {
       this.drainQueued = false;
       return this.drain();
     });
   }
 
-  private enqueue(step: () => Promise<void>): void {
-    void this.queue.run(async () => {
-      if (this.closed) {
-        return;
-      }
-      try {
-        await step();
-      } catch (e) {
-        this.failed(e);
-      }
-    });
-  }
-
-  /** A step failed: the mirror may be behind. Resync when possible, report what retrying cannot fix. */
-  private failed(e: unknown): void {
-    if (this.closed) {
-      return;
-    }
+  /** A server that cannot serve addWatch / multiRead: hand over to the per-node feed (true: handled). */
+  private unsupported(e: unknown): boolean {
     const code = zkErrorCode(e);
     if (code === ZkCode.UNIMPLEMENTED || code === ZkCode.MARSHALLING_ERROR) {
       this.onUnsupported(e);
-      return;
+      return true;
     }
-    const err = translateZkError(e, { operation: 'feed', path: this.root });
-    if (!isRetryable(err)) {
-      this.sink.error(err);
-    }
-    if (this.deps.session.connected) {
-      this.resyncLater.schedule();
-    }
-    // Otherwise RECONNECTED schedules the resync.
+    return false;
   }
 
   private async resync(): Promise<void> {
@@ -172,22 +127,15 @@ export class ZooKeeperPersistentFeed implements FeedHandle {
     this.generation = this.deps.session.generation;
     // Armed before the reads; on the same client the route and the server's watch are simply set again.
     this.watchHandle = await this.deps.watch(this.deps.paths.full(this.root), this.listener);
-    if (this.closed) {
+    if (this.steps.closed) {
       this.watchHandle.release();
       return;
     }
     const tree = await loadSubtreeBulk(this.deps.read, this.root);
-    if (this.closed) {
+    if (this.steps.closed) {
       return;
     }
-    this.mirror = tree ?? new Map<string, MirrorNode>();
-    const snapshot = new Map<string, NodeData>();
-    for (const [path, node] of this.mirror) {
-      snapshot.set(path, node.data);
-    }
-    this.resyncLater.reset();
-    this.sink.reset(snapshot);
-    this.readyDeferred.resolve();
+    this.steps.loaded(this.mirror.replace(tree));
   }
 
   /**
@@ -218,7 +166,7 @@ export class ZooKeeperPersistentFeed implements FeedHandle {
     const waits = paths.map(path => again.has(path) && !deferredBefore.has(path));
     const covered = childrenCovered(paths, results, waits);
     for (const [i, path] of paths.entries()) {
-      if (this.closed) {
+      if (this.steps.closed) {
         return;
       }
       if (waits[i] === true) {
@@ -248,7 +196,7 @@ export class ZooKeeperPersistentFeed implements FeedHandle {
         throw translateZkError(zkException(result.code), { operation: 'getData', path });
       }
       if (node !== undefined) {
-        this.removeNode(path);
+        this.mirror.remove(path);
       }
       return false;
     }
@@ -257,13 +205,10 @@ export class ZooKeeperPersistentFeed implements FeedHandle {
     }
     if (node !== undefined) {
       if (node.czxid === result.czxid) {
-        if (result.data.stamp > node.data.stamp) {
-          node.data = result.data;
-          this.sink.upsert(path, result.data);
-        }
+        this.mirror.update(path, node, result.data);
         return false;
       }
-      this.removeNode(path); // deleted and created again since: the old incarnation goes first
+      this.mirror.remove(path); // deleted and created again since: the old incarnation goes first
     }
     return this.addNode(path, result, covered);
   }
@@ -293,7 +238,7 @@ export class ZooKeeperPersistentFeed implements FeedHandle {
         top === path ? { node, numChildren: result.numChildren } : undefined,
       );
     }
-    if (subtree === null || this.closed || this.mirror.has(top)) {
+    if (subtree === null || this.steps.closed || this.mirror.has(top)) {
       return loaded; // gone again: its deletion is queued
     }
     if (top !== this.root) {
@@ -303,28 +248,8 @@ export class ZooKeeperPersistentFeed implements FeedHandle {
       }
       parent.children.add(basename(top));
     }
-    for (const [p, n] of subtree) {
-      this.mirror.set(p, n);
-      this.sink.upsert(p, n.data);
-    }
+    this.mirror.publish(subtree);
     return loaded;
-  }
-
-  /** Drop a node and its subtree from the mirror and tell the sink (once, for the top node). */
-  private removeNode(path: string): void {
-    const stack = [path];
-    while (stack.length > 0) {
-      const p = stack.pop() as string;
-      const n = this.mirror.get(p);
-      this.mirror.delete(p);
-      for (const child of n?.children ?? []) {
-        stack.push(joinPath(p, child));
-      }
-    }
-    if (path !== this.root) {
-      this.mirror.get(parentOf(path))?.children.delete(basename(path));
-    }
-    this.sink.remove(path);
   }
 }
 
