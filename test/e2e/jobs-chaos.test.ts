@@ -21,6 +21,7 @@ import {
   zookeeperServerBackend,
   type ServerBackend,
 } from '../harness/server-backends';
+import { seededRandom, seedFromEnv } from '../harness/seeded-random';
 import { ms } from '../harness/timing';
 import { awaitAssignment, STEPPING_JOB_MODULE, WorkerFleet } from '../harness/worker-process';
 
@@ -67,30 +68,6 @@ function must<T>(value: T | undefined | null, what = 'a value'): T {
     throw new Error(`expected ${what}`);
   }
   return value;
-}
-
-function seedFor(fallback: number): number {
-  const raw = process.env.CHAOS_SEED;
-  if (raw === undefined || raw === '') {
-    return fallback;
-  }
-  const seed = Number(raw);
-  if (!Number.isSafeInteger(seed)) {
-    throw new Error(`CHAOS_SEED must be an integer, got ${raw}`);
-  }
-  return seed;
-}
-
-/** mulberry32: a small seeded PRNG, uniform in [0, 1). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** A fault's chosen duration (the schedule's own): never a stand-in for awaiting an event. */
@@ -178,7 +155,7 @@ function describeChaos(backend: Backend): void {
       await f.start(...WORKERS);
       await awaitAssignment(cache, paths, WORKERS, COUNT, ms(10_000));
 
-      const random = prng(backend.seed);
+      const random = seededRandom(backend.seed);
       const between = (lo: number, hi: number): number => Math.round(lo + (hi - lo) * random());
       const faults: FaultRecord[] = [];
       const faulted = new Set<string>();
@@ -310,5 +287,5 @@ function withSeed(backend: ServerBackend, seed: number): Backend {
   return { ...backend, seed, url: ns => backend.url(ns, SESSION_MS) };
 }
 
-describeChaos(withSeed(zookeeperServerBackend(), seedFor(20261129)));
-describeChaos(withSeed(etcdServerBackend(), seedFor(4242)));
+describeChaos(withSeed(zookeeperServerBackend(), seedFromEnv('CHAOS_SEED', 20261129)));
+describeChaos(withSeed(etcdServerBackend(), seedFromEnv('CHAOS_SEED', 4242)));
