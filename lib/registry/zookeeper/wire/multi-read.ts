@@ -1,17 +1,18 @@
 import type { NodeData } from '../../driver';
-import { OwnOpCode, OwnRequest, ustringLength, writeUstring } from './own-request';
+import { decodeMultiFrame, MULTI_HEADER_BYTES, multiFrameRequest } from './multi-frame';
+import type { ReplyReader } from './multi-frame';
+import { OwnOpCode, ustringLength, writeUstring } from './own-request';
+import type { OwnRequest } from './own-request';
 import { STAT_BYTES } from './read-requests';
 
 /**
  * multiRead (ZooKeeper ≥ 3.6, OpCode 22): many getData / getChildren in one request, answered in one reply.
  * The server's cost per request, not per read, is what bounds a cache load, so this is how feeds read.
  *
- * Request (MultiOperationRecord, as multi): per op a MultiHeader {type: int, done: boolean = false, err: int
- * = -1} and the op's request record ({path: ustring, watch: boolean}; GetData = 4, GetChildren = 8, never
- * watched here), then MultiHeader {-1, true, -1}. Reply (MultiResponse): per op a MultiHeader {type, done =
- * false, err} and GetDataResponse {data: buffer, Stat} / GetChildrenResponse {children: vector<ustring>}, or
- * type -1 with ErrorResponse {err: int} for an op that failed (e.g. NO_NODE); then a MultiHeader with done.
- * The reply header's err is 0 even when ops failed: each result says for itself.
+ * Framed as multi (multi-frame.ts). Each op's record is {path: ustring, watch: boolean} (GetData = 4,
+ * GetChildren = 8, never watched here). Each result is GetDataResponse {data: buffer, Stat} /
+ * GetChildrenResponse {children: vector<ustring>}, or type -1 with ErrorResponse {err: int} for an op that
+ * failed (e.g. NO_NODE). The reply header's err is 0 even when ops failed: each result says for itself.
  */
 
 export const MultiReadOp = { GET_DATA: 4, GET_CHILDREN: 8 } as const;
@@ -39,8 +40,7 @@ export type ReadResult =
   | { kind: 'children'; children: string[] }
   | { kind: 'error'; code: number };
 
-/** Bytes of a MultiHeader {type: int, done: boolean, err: int}. */
-export const MULTI_HEADER_BYTES = 4 + 1 + 4;
+export { MULTI_HEADER_BYTES } from './multi-frame';
 
 /** Bytes one op adds to a multiRead request for server path `fullPath`. */
 export function multiReadOpBytes(fullPath: string): number {
@@ -49,31 +49,17 @@ export function multiReadOpBytes(fullPath: string): number {
 
 /** The request for server paths `fullPaths[i]` with op kinds `ops[i].kind`. */
 export function multiReadRequest(ops: readonly ReadOp[], fullPaths: readonly string[]): OwnRequest {
-  let length = MULTI_HEADER_BYTES;
-  for (const path of fullPaths) {
-    length += multiReadOpBytes(path);
-  }
-  return new OwnRequest(
+  return multiFrameRequest(
     OwnOpCode.MULTI_READ,
-    length,
-    (buffer, start) => {
-      let offset = start;
-      ops.forEach((op, i) => {
-        buffer.writeInt32BE(
-          op.kind === 'data' ? MultiReadOp.GET_DATA : MultiReadOp.GET_CHILDREN,
-          offset,
-        );
-        buffer.writeUInt8(0, offset + 4);
-        buffer.writeInt32BE(-1, offset + 5);
-        offset += MULTI_HEADER_BYTES;
-        offset += writeUstring(buffer, offset, fullPaths[i] as string);
-        buffer.writeUInt8(0, offset); // watch = false
-        offset += 1;
-      });
-      buffer.writeInt32BE(-1, offset);
-      buffer.writeUInt8(1, offset + 4);
-      buffer.writeInt32BE(-1, offset + 5);
-      return offset + MULTI_HEADER_BYTES - start;
+    ops,
+    {
+      type: op => (op.kind === 'data' ? MultiReadOp.GET_DATA : MultiReadOp.GET_CHILDREN),
+      recordBytes: (_op, i) => ustringLength(fullPaths[i] as string) + 1,
+      writeRecord: (buffer, offset, _op, i) => {
+        const n = writeUstring(buffer, offset, fullPaths[i] as string);
+        buffer.writeUInt8(0, offset + n); // watch = false
+        return n + 1;
+      },
     },
     decodeMultiRead,
   );
@@ -81,75 +67,46 @@ export function multiReadRequest(ops: readonly ReadOp[], fullPaths: readonly str
 
 /** Decodes a MultiResponse of read ops. Throws on bytes that do not fit (the connection is then dropped). */
 export function decodeMultiRead(frame: Buffer, start: number): ReadResult[] {
-  const out: ReadResult[] = [];
-  let offset = start;
-  const need = (bytes: number): void => {
-    if (offset + bytes > frame.length) {
-      throw new RangeError('multiRead reply: record beyond the packet');
+  return decodeMultiFrame(frame, start, 'multiRead', decodeReadResult);
+}
+
+function decodeReadResult(type: number, reader: ReplyReader): ReadResult {
+  switch (type) {
+    case MultiReadOp.GET_DATA: {
+      const length = reader.int();
+      const value = length > 0 ? reader.utf8(length) : '';
+      reader.need(STAT_BYTES);
+      const { frame, offset } = reader;
+      reader.offset += STAT_BYTES;
+      return {
+        kind: 'data',
+        data: {
+          value,
+          version: frame.readInt32BE(offset + 32),
+          stamp: frame.readBigInt64BE(offset + 8),
+          ephemeral: frame.readBigInt64BE(offset + 44) !== 0n,
+        },
+        czxid: frame.readBigInt64BE(offset),
+        numChildren: frame.readInt32BE(offset + 56),
+        pzxid: frame.readBigInt64BE(offset + 60),
+      };
     }
-  };
-  for (;;) {
-    need(MULTI_HEADER_BYTES);
-    const type = frame.readInt32BE(offset);
-    const done = frame.readUInt8(offset + 4) !== 0;
-    offset += MULTI_HEADER_BYTES;
-    if (done) {
-      return out;
-    }
-    switch (type) {
-      case MultiReadOp.GET_DATA: {
-        need(4);
-        const length = frame.readInt32BE(offset);
-        offset += 4;
-        let value = '';
-        if (length > 0) {
-          need(length);
-          value = frame.toString('utf8', offset, offset + length);
-          offset += length;
+    case MultiReadOp.GET_CHILDREN: {
+      let count = reader.int();
+      const children: string[] = [];
+      while (count > 0) {
+        const length = reader.int();
+        if (length < 0) {
+          throw new RangeError('multiRead reply: negative name length');
         }
-        need(STAT_BYTES);
-        out.push({
-          kind: 'data',
-          data: {
-            value,
-            version: frame.readInt32BE(offset + 32),
-            stamp: frame.readBigInt64BE(offset + 8),
-            ephemeral: frame.readBigInt64BE(offset + 44) !== 0n,
-          },
-          czxid: frame.readBigInt64BE(offset),
-          numChildren: frame.readInt32BE(offset + 56),
-          pzxid: frame.readBigInt64BE(offset + 60),
-        });
-        offset += STAT_BYTES;
-        break;
+        children.push(reader.utf8(length));
+        count -= 1;
       }
-      case MultiReadOp.GET_CHILDREN: {
-        need(4);
-        let count = frame.readInt32BE(offset);
-        offset += 4;
-        const children: string[] = [];
-        while (count > 0) {
-          need(4);
-          const length = frame.readInt32BE(offset);
-          offset += 4;
-          if (length < 0) {
-            throw new RangeError('multiRead reply: negative name length');
-          }
-          need(length);
-          children.push(frame.toString('utf8', offset, offset + length));
-          offset += length;
-          count -= 1;
-        }
-        out.push({ kind: 'children', children });
-        break;
-      }
-      case OP_ERROR:
-        need(4);
-        out.push({ kind: 'error', code: frame.readInt32BE(offset) });
-        offset += 4;
-        break;
-      default:
-        throw new RangeError(`multiRead reply: unexpected result type ${type}`);
+      return { kind: 'children', children };
     }
+    case OP_ERROR:
+      return { kind: 'error', code: reader.int() };
+    default:
+      throw new RangeError(`multiRead reply: unexpected result type ${type}`);
   }
 }

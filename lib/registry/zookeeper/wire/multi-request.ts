@@ -1,7 +1,10 @@
 import { ZkOpCode } from '../zookeeper-client-types';
 import type { ZkAcl, ZkMultiResult } from '../zookeeper-client-types';
-import { OwnOpCode, OwnRequest, ustringLength, writeUstring } from './own-request';
-import { decodeStat } from './read-requests';
+import { decodeMultiFrame, multiFrameRequest } from './multi-frame';
+import type { ReplyReader } from './multi-frame';
+import { OwnOpCode, ustringLength, writeUstring } from './own-request';
+import type { OwnRequest } from './own-request';
+import { decodeStat, STAT_BYTES } from './read-requests';
 
 /**
  * multi (OpCode 14) encoded by us: all ops apply or none.
@@ -12,10 +15,9 @@ import { decodeStat } from './read-requests';
  * `{type: 5, stat}` for setData, `{type: 2}` / `{type: 13}` for delete / check, and, when the multi failed,
  * `{type: -1, err}` for every op (0 before the failing op, its code, then RUNTIME_INCONSISTENCY).
  *
- * Request (MultiOperationRecord): per op a MultiHeader {type: int, done: boolean = false, err: int = -1} and
- * the op's record (CreateRequest {path, data: buffer, acl: vector<ACL {perms, id {scheme, id}}>, flags},
- * DeleteRequest / CheckVersionRequest {path, version}, SetDataRequest {path, data, version}), then
- * MultiHeader {-1, true, -1}.
+ * Framing in multi-frame.ts. The op records: CreateRequest {path, data: buffer, acl: vector<ACL {perms, id
+ * {scheme, id}}>, flags}, DeleteRequest / CheckVersionRequest {path, version}, SetDataRequest {path, data,
+ * version}.
  */
 
 export type WireMultiOp =
@@ -23,8 +25,6 @@ export type WireMultiOp =
   | { type: 'create'; path: string; data: Buffer; acl: readonly ZkAcl[]; mode: number }
   | { type: 'setData'; path: string; data: Buffer; version: number }
   | { type: 'delete'; path: string; version: number };
-
-const MULTI_HEADER_BYTES = 4 + 1 + 4;
 
 function opCode(op: WireMultiOp): number {
   switch (op.type) {
@@ -57,13 +57,6 @@ function recordLength(op: WireMultiOp): number {
         4
       );
   }
-}
-
-function writeHeader(buffer: Buffer, offset: number, type: number, done: boolean): number {
-  buffer.writeInt32BE(type, offset);
-  buffer.writeUInt8(done ? 1 : 0, offset + 4);
-  buffer.writeInt32BE(-1, offset + 5);
-  return MULTI_HEADER_BYTES;
 }
 
 function writeBuffer(buffer: Buffer, offset: number, data: Buffer): number {
@@ -99,69 +92,36 @@ function writeRecord(buffer: Buffer, start: number, op: WireMultiOp): number {
 }
 
 export function multiRequest(ops: readonly WireMultiOp[]): OwnRequest {
-  let length = MULTI_HEADER_BYTES;
-  for (const op of ops) {
-    length += MULTI_HEADER_BYTES + recordLength(op);
-  }
-  return new OwnRequest(
+  return multiFrameRequest(
     OwnOpCode.MULTI,
-    length,
-    (buffer, start) => {
-      let offset = start;
-      for (const op of ops) {
-        offset += writeHeader(buffer, offset, opCode(op), false);
-        offset += writeRecord(buffer, offset, op);
-      }
-      offset += writeHeader(buffer, offset, -1, true);
-      return offset - start;
-    },
+    ops,
+    { type: opCode, recordBytes: recordLength, writeRecord },
     decodeMulti,
   );
 }
 
 /** Decodes a MultiResponse. Throws on bytes that do not fit (the connection is then dropped). */
 export function decodeMulti(frame: Buffer, start: number): ZkMultiResult[] {
-  const results: ZkMultiResult[] = [];
-  let offset = start;
-  const need = (bytes: number): void => {
-    if (offset + bytes > frame.length) {
-      throw new RangeError('multi reply: record beyond the packet');
+  return decodeMultiFrame(frame, start, 'multi', decodeMultiResult);
+}
+
+function decodeMultiResult(type: number, reader: ReplyReader): ZkMultiResult {
+  switch (type) {
+    case ZkOpCode.CREATE: {
+      const length = reader.int();
+      return { type, path: length < 0 ? '' : reader.utf8(length) };
     }
-  };
-  for (;;) {
-    need(MULTI_HEADER_BYTES);
-    const type = frame.readInt32BE(offset);
-    const done = frame.readUInt8(offset + 4) !== 0;
-    offset += MULTI_HEADER_BYTES;
-    if (done) {
-      return results;
+    case ZkOpCode.SET_DATA: {
+      const stat = decodeStat(reader.frame, reader.offset);
+      reader.offset += STAT_BYTES;
+      return { type, stat };
     }
-    switch (type) {
-      case ZkOpCode.CREATE: {
-        need(4);
-        const length = frame.readInt32BE(offset);
-        offset += 4;
-        need(Math.max(length, 0));
-        const path = length < 0 ? '' : frame.toString('utf8', offset, offset + length);
-        offset += Math.max(length, 0);
-        results.push({ type, path });
-        break;
-      }
-      case ZkOpCode.SET_DATA:
-        results.push({ type, stat: decodeStat(frame, offset) });
-        offset += 68;
-        break;
-      case ZkOpCode.DELETE:
-      case ZkOpCode.CHECK:
-        results.push({ type });
-        break;
-      case ZkOpCode.ERROR:
-        need(4);
-        results.push({ type, err: frame.readInt32BE(offset) });
-        offset += 4;
-        break;
-      default:
-        throw new RangeError(`multi reply: unexpected result type ${type}`);
-    }
+    case ZkOpCode.DELETE:
+    case ZkOpCode.CHECK:
+      return { type };
+    case ZkOpCode.ERROR:
+      return { type, err: reader.int() };
+    default:
+      throw new RangeError(`multi reply: unexpected result type ${type}`);
   }
 }
