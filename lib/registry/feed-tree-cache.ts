@@ -1,6 +1,7 @@
 import { ClosedError, type CoordinationError, OperationTimeoutError } from '../errors';
 import { abortReason } from '../internal/async';
-import { basename, isUnder, parentOf } from '../internal/paths';
+import { ChildIndex } from '../internal/child-index';
+import { isUnder } from '../internal/paths';
 import { TypedEmitter } from '../internal/typed-emitter';
 import type { FeedHandle, FeedSink, NodeData } from './driver';
 import type { TreeCache, TreeCacheEvents } from './registry-center';
@@ -16,7 +17,7 @@ import type { TreeCache, TreeCacheEvents } from './registry-center';
  */
 export class FeedTreeCache extends TypedEmitter<TreeCacheEvents> implements TreeCache {
   private readonly nodes = new Map<string, NodeData>();
-  private readonly childIndex = new Map<string, Set<string>>();
+  private readonly childIndex = new ChildIndex();
   private handle: FeedHandle | undefined;
   private initialized = false;
   private closed = false;
@@ -85,7 +86,7 @@ export class FeedTreeCache extends TypedEmitter<TreeCacheEvents> implements Tree
 
   /** Names of the cached children of `path`, sorted ascending. */
   children(path: string): string[] {
-    const names = this.childIndex.get(path);
+    const names = this.childIndex.names(path);
     return names === undefined ? [] : [...names].sort();
   }
 
@@ -205,13 +206,7 @@ export class FeedTreeCache extends TypedEmitter<TreeCacheEvents> implements Tree
     }
     this.nodes.set(path, data);
     if (path !== this.root) {
-      const parent = parentOf(path);
-      let names = this.childIndex.get(parent);
-      if (names === undefined) {
-        names = new Set();
-        this.childIndex.set(parent, names);
-      }
-      names.add(basename(path));
+      this.childIndex.add(path);
     }
     if (!silent) {
       this.emit('event', {
@@ -229,8 +224,7 @@ export class FeedTreeCache extends TypedEmitter<TreeCacheEvents> implements Tree
       return;
     }
     this.nodes.delete(path);
-    this.childIndex.delete(path);
-    this.childIndex.get(parentOf(path))?.delete(basename(path));
+    this.childIndex.remove(path);
     if (!silent) {
       this.emit('event', {
         type: 'removed',

@@ -1,5 +1,6 @@
 import { BadVersionError, NodeExistsError, NoNodeError, TransactionError } from '../../errors';
-import { ancestorsOf, basename, isUnder, parentOf, sequentialName } from '../../internal/paths';
+import { ChildIndex } from '../../internal/child-index';
+import { ancestorsOf, isUnder, parentOf, sequentialName } from '../../internal/paths';
 import type { NodeData } from '../driver';
 import { describeOp, type TxnOp } from '../txn';
 
@@ -25,7 +26,7 @@ export class MemoryStore {
   private readonly nodes = new Map<string, StoredNode>([
     ['/', { value: '', version: 0, stamp: 0n, owner: null }],
   ]);
-  private readonly childIndex = new Map<string, Set<string>>();
+  private readonly childIndex = new ChildIndex();
   private readonly sequences = new Map<string, number>();
   private readonly listeners = new Set<StoreListener>();
   private revision = 0n;
@@ -46,7 +47,7 @@ export class MemoryStore {
   }
 
   children(path: string): string[] {
-    return [...(this.childIndex.get(path) ?? [])];
+    return [...(this.childIndex.names(path) ?? [])];
   }
 
   /** Every node at or below `root`. */
@@ -58,7 +59,7 @@ export class MemoryStore {
         return;
       }
       out.set(path, toData(node));
-      for (const name of this.childIndex.get(path) ?? []) {
+      for (const name of this.childIndex.names(path) ?? []) {
         walk(path === '/' ? `/${name}` : `${path}/${name}`);
       }
     };
@@ -192,13 +193,7 @@ export class MemoryStore {
     };
     this.nodes.set(path, node);
     if (existing === undefined) {
-      const parent = parentOf(path);
-      let names = this.childIndex.get(parent);
-      if (names === undefined) {
-        names = new Set();
-        this.childIndex.set(parent, names);
-      }
-      names.add(basename(path));
+      this.childIndex.add(path);
     }
     changes.push({ type: 'put', path, data: toData(node) });
   }
@@ -207,13 +202,12 @@ export class MemoryStore {
     if (path === '/' || !this.nodes.has(path)) {
       return;
     }
-    for (const name of [...(this.childIndex.get(path) ?? [])]) {
+    for (const name of [...(this.childIndex.names(path) ?? [])]) {
       this.deleteTree(`${path}/${name}`, changes);
     }
     this.revision++;
     this.nodes.delete(path);
-    this.childIndex.delete(path);
-    this.childIndex.get(parentOf(path))?.delete(basename(path));
+    this.childIndex.remove(path);
     changes.push({ type: 'delete', path });
   }
 
