@@ -68,28 +68,16 @@ export class ItemRuns {
     const trigger = run.trigger ?? (failover ? 'failover' : 'cron');
     const job = this.ctx.jobName;
     const instanceId = this.ctx.instanceId;
-    const startedAt = Date.now();
+    const started = { job, item, instanceId, fencingToken, trigger, startedAt: Date.now() };
     const toRecord = (result: ItemOutcome): ExecutionRecord => ({
-      job,
-      item,
-      instanceId,
-      fencingToken,
-      trigger,
-      startedAt,
+      ...started,
       endedAt: Date.now(),
       outcome:
         result.error === undefined ? 'succeeded' : controller.signal.aborted ? 'aborted' : 'failed',
       ...(result.error === undefined ? {} : { error: result.error.message }),
     });
     const done = (async () => {
-      const span = ExecutionSpan.start(this.observability.tracer, {
-        job,
-        item,
-        instanceId,
-        fencingToken,
-        trigger,
-        startedAt,
-      });
+      const span = ExecutionSpan.start(this.observability.tracer, started);
       const outcome = await span.run(() =>
         this.executor.run({ item, fencingToken, failover, config, signal: controller.signal }),
       );
