@@ -17,10 +17,19 @@ export const METRIC_NAMES = [
   'shardline_history_dropped_total',
 ] as const;
 
+/** One job on one worker, as the per-job gauges read it. */
+interface JobSample {
+  job: string;
+  /** Items owned now. */
+  items: number;
+  /** Whether this instance leads the job. */
+  isLeader: boolean;
+}
+
 /** What the collected (scrape-time) gauges read from each worker attached to a prom-client registry. */
 export interface MetricsSource {
   /** Per job on this worker: items owned now and whether this instance leads it. */
-  jobs(): { job: string; items: number; isLeader: boolean }[];
+  jobs(): JobSample[];
   /** The registry backend (`memory`, `zookeeper`, `etcd`) and its state as a number (see below). */
   connection(): { backend: string; state: number };
   /** Nodes held in this worker's tree caches. */
@@ -77,34 +86,33 @@ export class ShardlineMetrics {
       buckets: LATENESS_BUCKETS,
       registers,
     });
-    new Gauge({
-      name: 'shardline_items_owned',
-      help: 'Items this process owns now (summed over its workers).',
-      labelNames: ['job'],
-      registers,
-      collect() {
-        this.reset();
-        for (const source of sources) {
-          for (const j of source.jobs()) {
-            this.inc({ job: j.job }, j.items);
+    /** A gauge per job, read from every attached worker at scrape time and summed. */
+    const perJobGauge = (name: string, help: string, value: (j: JobSample) => number): void => {
+      new Gauge({
+        name,
+        help,
+        labelNames: ['job'],
+        registers,
+        collect() {
+          this.reset();
+          for (const source of sources) {
+            for (const j of source.jobs()) {
+              this.inc({ job: j.job }, value(j));
+            }
           }
-        }
-      },
-    });
-    new Gauge({
-      name: 'shardline_leader',
-      help: '1 while an instance of this process leads the job, else 0.',
-      labelNames: ['job'],
-      registers,
-      collect() {
-        this.reset();
-        for (const source of sources) {
-          for (const j of source.jobs()) {
-            this.inc({ job: j.job }, j.isLeader ? 1 : 0);
-          }
-        }
-      },
-    });
+        },
+      });
+    };
+    perJobGauge(
+      'shardline_items_owned',
+      'Items this process owns now (summed over its workers).',
+      j => j.items,
+    );
+    perJobGauge(
+      'shardline_leader',
+      '1 while an instance of this process leads the job, else 0.',
+      j => (j.isLeader ? 1 : 0),
+    );
     this.failovers = new Counter({
       name: 'shardline_failovers_total',
       help: 'Failover runs this process claimed (items in flight on a crashed instance).',
