@@ -163,6 +163,8 @@ export interface PhaseReport {
   reshardings: number;
   /** `stalled` events. */
   stalled: string[];
+  /** `error` events in the phase, counted per worker and first words of the message. */
+  errors: Record<string, number>;
   /** The longest time any item went without a step in [from, to], with the item and its owner. */
   maxGap: { ms: number; item: number; instanceId: string; at: number };
   /** Per worker: the longest time any of its items went without a step. */
@@ -198,6 +200,7 @@ export function phaseReport(
   let lost = 0;
   let reshardings = 0;
   const stalled: string[] = [];
+  const errors: Record<string, number> = {};
   for (const w of workers) {
     const events = w.events();
     let previous: string | undefined;
@@ -218,6 +221,12 @@ export function phaseReport(
         .filter(e => e.event === 'stalled')
         .map(e => `${w.instanceId}: ${e.reason ?? '?'} ${e.t - from} ms into the phase`),
     );
+    for (const e of inPhase.filter(e => e.event === 'error')) {
+      // Without the registry URL every message starts with: the first words of what went wrong.
+      const message = (e.error ?? '?').replace(/^(zookeeper|etcd):\/\/\S+: /, '');
+      const key = `${w.instanceId} ${message.slice(0, 70)}`;
+      errors[key] = (errors[key] ?? 0) + 1;
+    }
   }
   const byItem = new Map<number, { t: number; instanceId: string }[]>();
   for (const s of stepsOf(lines)) {
@@ -255,6 +264,7 @@ export function phaseReport(
     lost,
     reshardings,
     stalled,
+    errors,
     maxGap,
     maxGapByWorker,
     idleItems,
@@ -278,6 +288,11 @@ export function formatReport(kind: string, r: PhaseReport): string {
     `LOST ${r.lost}, item moves ${r.reshardings}, stalled ${r.stalled.length}, idle items ${r.idleItems.length}, ` +
     `max gap ${r.maxGap.ms} ms (item ${r.maxGap.item} on ${r.maxGap.instanceId}); ` +
     `max gap per worker ms: ${gaps}; states: ${states || 'none'}; faults: ${r.marks.join(', ')}; ` +
+    `errors: ${
+      Object.entries(r.errors)
+        .map(([k, n]) => `${k} ×${n}`)
+        .join('; ') || 'none'
+    }; ` +
     `load average ${r.load}`
   );
 }

@@ -23,6 +23,7 @@ import { EtcdInvalidation } from './etcd-invalidation';
 import { EtcdKeys } from './etcd-keys';
 import { EtcdKv } from './etcd-kv';
 import { EtcdSession } from './etcd-session';
+import { TermWatch, termTrackedKv } from './etcd-term-watch';
 import { commitTxn } from './etcd-txn';
 import { type WatchHealth, WatchSource } from './etcd-watch';
 
@@ -53,6 +54,8 @@ export class EtcdDriver implements RegistryDriver {
   private readonly keys: EtcdKeys;
   private readonly session: EtcdSession;
   private readonly kv: EtcdKv;
+  /** Follows the raft term in answers; ends KV requests stranded by a leader change (etcd-term-watch.ts). */
+  private readonly terms = new TermWatch();
   private readonly invalidation: EtcdInvalidation;
   private readonly feeds = new Set<EtcdFeed>();
   private readonly health: WatchHealth;
@@ -90,8 +93,9 @@ export class EtcdDriver implements RegistryDriver {
       description: this.description,
       onState: state => this.onSessionState(state),
       onLost: () => this.invalidation.invalidateAll(),
+      onAnswerHeader: header => this.terms.observe(header),
     });
-    this.kv = new EtcdKv(this.client.kv, this.keys, this.session, {
+    this.kv = new EtcdKv(termTrackedKv(this.client.kv, this.terms), this.keys, this.session, {
       description: this.description,
       requestTimeoutMs,
     });

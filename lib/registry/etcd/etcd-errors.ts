@@ -28,6 +28,7 @@ import {
   SessionExpiredError,
   SystemError,
 } from '../../errors';
+import { EtcdLeaderChangedError } from './etcd-term-watch';
 
 /**
  * The one place where etcd3 / gRPC errors become Shardline errors, so that every backend throws the same
@@ -84,6 +85,7 @@ const TABLE: readonly [ErrorClass, (err: Error, ctx: ErrorContext) => Coordinati
       }),
   ],
   [GRPCUnavailableError, connectionLoss],
+  [EtcdLeaderChangedError, connectionLoss],
   [GRPCCancelledError, connectionLoss],
   [EtcdWatchStreamEnded, connectionLoss],
   [GRPCAbortedError, connectionLoss],

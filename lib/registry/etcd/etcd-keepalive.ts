@@ -1,5 +1,6 @@
 import type {
   IDuplexStream,
+  IResponseHeader,
   ILeaseKeepAliveRequest,
   ILeaseKeepAliveResponse,
   LeaseClient,
@@ -16,14 +17,15 @@ import type {
  *   or at once when the stream breaks or cannot be opened;
  * - `onExpired` once `now − lastOk ≥ TTL − margin` (margin `clamp(TTL/10, 0.25 s, 1 s)`), i.e. before the
  *   server can have deleted our keys, or at once when the server answers TTL 0 (revoked / expired);
- * - `onAnswered` for every good answer.
+ * - `onAnswered` for every good answer, with its header.
  * `stop()` ends everything; the owner creates a new clock for the next lease.
  */
 
 type KeepAliveStream = IDuplexStream<ILeaseKeepAliveRequest, ILeaseKeepAliveResponse>;
 
 export interface KeepaliveHooks {
-  onAnswered(): void;
+  /** With the answer's header (its raft term tells a leader change). */
+  onAnswered(header: IResponseHeader): void;
   onSilent(): void;
   onExpired(): void;
   /** Opening the stream failed (already translated by the owner if it wants to). */
@@ -159,7 +161,7 @@ export class LeaseKeepalive {
       this.armExpiryTimer();
     }
     this.armSilentTimer();
-    this.hooks.onAnswered();
+    this.hooks.onAnswered(res.header);
   }
 
   private onBroken(stream: KeepAliveStream): void {

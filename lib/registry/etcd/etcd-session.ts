@@ -1,4 +1,4 @@
-import type { LeaseClient } from 'etcd3';
+import type { IResponseHeader, LeaseClient } from 'etcd3';
 import { ClosedError, type CoordinationError, SessionExpiredError } from '../../errors';
 import { Deferred } from '../../internal/async';
 import { BackoffTimer } from '../../internal/backoff-timer';
@@ -29,6 +29,8 @@ export interface EtcdSessionOptions {
   onState(state: ConnectionState): void;
   /** The lease was lost (called after LOST is reported). */
   onLost(): void;
+  /** Every answered keep-alive's header (the driver follows the raft term with it). */
+  onAnswerHeader?(header: IResponseHeader): void;
 }
 
 type SuspendReason = 'keepalive' | 'watch';
@@ -186,7 +188,8 @@ export class EtcdSession {
     }
     this.waiters.clear();
     const keepalive: LeaseKeepalive = new LeaseKeepalive(this.opts.leaseClient, id, ttlMs, sentAt, {
-      onAnswered: () => {
+      onAnswered: header => {
+        this.opts.onAnswerHeader?.(header);
         this.reasons.delete('keepalive');
         this.maybeReconnected();
       },
