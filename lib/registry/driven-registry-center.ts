@@ -1,7 +1,6 @@
 import { hostname } from 'node:os';
 import {
   ClosedError,
-  InvalidArgumentError,
   LeadershipLostError,
   RegistryConnectionError,
   ShardlineError,
@@ -13,12 +12,7 @@ import { CacheManager } from './cache-manager';
 import { ConnectionTracker } from './connection-tracker';
 import type { RegistryDriver } from './driver';
 import { LeaderLatch } from './leader-latch';
-import {
-  DEFAULT_CONNECT_TIMEOUT_MS,
-  DEFAULT_READ_CACHE_MAX_BYTES,
-  DEFAULT_READ_CACHE_SIZE,
-  DEFAULT_REQUEST_TIMEOUT_MS,
-} from './options';
+import { resolveFacadeOptions, type DrivenRegistryCenterOptions } from './options';
 import type {
   ConnectionState,
   CoordinatorRegistryCenter,
@@ -35,15 +29,7 @@ import { checkValue, TxnCollector, type TransactionBuilder } from './txn';
 
 const KNOWN_PATHS_MAX = 10_000;
 
-export interface DrivenRegistryCenterOptions {
-  connectTimeoutMs?: number;
-  requestTimeoutMs?: number;
-  readCacheSize?: number;
-  readCacheMaxBytes?: number;
-  /** Only whether they are set is read here (`hasCredentials`); the driver uses them. */
-  auth?: unknown;
-  tls?: { cert?: unknown };
-}
+export type { DrivenRegistryCenterOptions } from './options';
 
 interface RegistryCenterEvents {
   connectionStateChanged: [ConnectionState];
@@ -81,34 +67,15 @@ export class DrivenRegistryCenter
     options: DrivenRegistryCenterOptions = {},
   ) {
     super();
-    this.hasCredentials = options.auth !== undefined || options.tls?.cert !== undefined;
-    this.connectTimeoutMs = positive(
-      options.connectTimeoutMs,
-      DEFAULT_CONNECT_TIMEOUT_MS,
-      'connectTimeoutMs',
-    );
-    this.requestTimeoutMs = positive(
-      options.requestTimeoutMs,
-      DEFAULT_REQUEST_TIMEOUT_MS,
-      'requestTimeoutMs',
-    );
-    const readCacheSize = options.readCacheSize ?? DEFAULT_READ_CACHE_SIZE;
-    if (!Number.isInteger(readCacheSize) || readCacheSize < 0) {
-      throw new InvalidArgumentError(
-        `readCacheSize must be a non-negative integer, got ${readCacheSize}`,
-      );
-    }
-    const readCacheMaxBytes = options.readCacheMaxBytes ?? DEFAULT_READ_CACHE_MAX_BYTES;
-    if (!Number.isInteger(readCacheMaxBytes) || readCacheMaxBytes < 1) {
-      throw new InvalidArgumentError(
-        `readCacheMaxBytes must be a positive integer, got ${readCacheMaxBytes}`,
-      );
-    }
+    const resolved = resolveFacadeOptions(options);
+    this.hasCredentials = resolved.hasCredentials;
+    this.connectTimeoutMs = resolved.connectTimeoutMs;
+    this.requestTimeoutMs = resolved.requestTimeoutMs;
     this.caches = new CacheManager(
       driver,
-      readCacheSize,
+      resolved.readCacheSize,
       err => this.emitError(err),
-      readCacheMaxBytes,
+      resolved.readCacheMaxBytes,
     );
     this.tracker = new ConnectionTracker(
       () => driver.sessionId(),
@@ -422,14 +389,4 @@ export class DrivenRegistryCenter
       this.emit('error', err);
     }
   }
-}
-
-function positive(value: number | undefined, fallback: number, name: string): number {
-  const v = value ?? fallback;
-  if (!(v > 0) || !Number.isFinite(v)) {
-    throw new InvalidArgumentError(
-      `${name} must be a positive number of milliseconds, got ${String(value)}`,
-    );
-  }
-  return v;
 }

@@ -1,3 +1,5 @@
+import { InvalidArgumentError } from '../errors';
+
 /**
  * Options of `createRegistryCenter` (the object form; the URL form is parsed into these).
  * Defaults are stated per field.
@@ -69,3 +71,61 @@ export const DEFAULT_SESSION_TIMEOUT_MS = 10_000;
 export const DEFAULT_LEASE_TTL_SECONDS = 10;
 export const DEFAULT_READ_CACHE_SIZE = 10_000;
 export const DEFAULT_READ_CACHE_MAX_BYTES = 32 * 1024 * 1024;
+
+/** What the registry facade (`DrivenRegistryCenter`) reads of the options; the driver reads the rest. */
+export interface DrivenRegistryCenterOptions {
+  connectTimeoutMs?: number;
+  requestTimeoutMs?: number;
+  readCacheSize?: number;
+  readCacheMaxBytes?: number;
+  /** Only whether they are set is read here (`hasCredentials`); the driver uses them. */
+  auth?: unknown;
+  tls?: { cert?: unknown };
+}
+
+/** {@link DrivenRegistryCenterOptions} with the defaults applied and checked. */
+export interface ResolvedFacadeOptions {
+  connectTimeoutMs: number;
+  requestTimeoutMs: number;
+  readCacheSize: number;
+  readCacheMaxBytes: number;
+  hasCredentials: boolean;
+}
+
+/** Applies the defaults; throws `InvalidArgumentError` naming the first option out of range. */
+export function resolveFacadeOptions(options: DrivenRegistryCenterOptions): ResolvedFacadeOptions {
+  const hasCredentials = options.auth !== undefined || options.tls?.cert !== undefined;
+  const connectTimeoutMs = positive(
+    options.connectTimeoutMs,
+    DEFAULT_CONNECT_TIMEOUT_MS,
+    'connectTimeoutMs',
+  );
+  const requestTimeoutMs = positive(
+    options.requestTimeoutMs,
+    DEFAULT_REQUEST_TIMEOUT_MS,
+    'requestTimeoutMs',
+  );
+  const readCacheSize = options.readCacheSize ?? DEFAULT_READ_CACHE_SIZE;
+  if (!Number.isInteger(readCacheSize) || readCacheSize < 0) {
+    throw new InvalidArgumentError(
+      `readCacheSize must be a non-negative integer, got ${readCacheSize}`,
+    );
+  }
+  const readCacheMaxBytes = options.readCacheMaxBytes ?? DEFAULT_READ_CACHE_MAX_BYTES;
+  if (!Number.isInteger(readCacheMaxBytes) || readCacheMaxBytes < 1) {
+    throw new InvalidArgumentError(
+      `readCacheMaxBytes must be a positive integer, got ${readCacheMaxBytes}`,
+    );
+  }
+  return { connectTimeoutMs, requestTimeoutMs, readCacheSize, readCacheMaxBytes, hasCredentials };
+}
+
+function positive(value: number | undefined, fallback: number, name: string): number {
+  const v = value ?? fallback;
+  if (!(v > 0) || !Number.isFinite(v)) {
+    throw new InvalidArgumentError(
+      `${name} must be a positive number of milliseconds, got ${String(value)}`,
+    );
+  }
+  return v;
+}
