@@ -35,7 +35,7 @@ export interface WorkerOptions extends WorkerStallOptions {
    */
   allowRegistryCommand?: boolean;
   /**
-   * Prometheus metrics (DESIGN §7 names, docs/metrics.md) into the prom-client registry given here —
+   * Prometheus metrics (the names in docs/metrics.md) into the prom-client registry given here —
    * never prom-client's global default registry. Off by default.
    */
   metrics?: { register: Registry };

@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
-/** Names of every Shardline metric (DESIGN §7); dashboards and alerts rely on them. */
+/** Names of every Shardline metric (listed in docs/metrics.md); dashboards and alerts rely on them. */
 export const METRIC_NAMES = [
   'shardline_executions_total',
   'shardline_execution_duration_seconds',
