@@ -13,6 +13,7 @@ import {
 import { spawnNode, type ChildHandle } from './process';
 import { ClientLinks, type RegistryCluster } from './registry-cluster';
 import { ms } from './timing';
+import { instancePid } from './worker-process';
 
 /** The topology worker entry (test/fixtures/topology/worker.ts). */
 export const TOPOLOGY_WORKER = resolve(__dirname, '../fixtures/topology/worker.ts');
@@ -93,8 +94,9 @@ export class TopologyFleet {
     return started;
   }
 
+  /** The newest process of `id` (a restart adds one). */
   worker(id: string): TopologyWorker {
-    const w = this.workers.find(x => x.instanceId === id);
+    const w = [...this.workers].reverse().find(x => x.instanceId === id);
     if (w === undefined) {
       throw new Error(`no worker ${id}`);
     }
@@ -114,11 +116,21 @@ export class TopologyFleet {
     return worker;
   }
 
-  /** Resolves once the worker's instance node is in the observer's cache; fails fast if it exits. */
+  /** Spawns a new process for `id` (e.g. after a SIGKILL) and waits for its own registration. */
+  async restart(id: string): Promise<TopologyWorker> {
+    const worker = await this.spawn(id);
+    await this.awaitRegistered(worker);
+    return worker;
+  }
+
+  /**
+   * Resolves once the worker's own instance node is in the observer's cache (its value names this
+   * process's pid, not an earlier life's whose session has not expired yet); fails fast if it exits.
+   */
   async awaitRegistered(worker: TopologyWorker, timeoutMs = ms(60_000)): Promise<void> {
     const path = this.paths.instance(worker.instanceId);
     const controller = new AbortController();
-    const registered = this.options.cache.waitFor(c => c.has(path), {
+    const registered = this.options.cache.waitFor(c => instancePid(c.get(path)) === worker.pid, {
       timeoutMs,
       signal: controller.signal,
     });

@@ -291,7 +291,7 @@ export class WorkerFleet {
 }
 
 /** The pid stored in an instance node's JSON value, or undefined when absent or unreadable. */
-function instancePid(raw: string | null): number | undefined {
+export function instancePid(raw: string | null): number | undefined {
   if (raw === null) {
     return undefined;
   }
