@@ -31,6 +31,12 @@
  * 0,50,500): time from the last start, and from the last restart, until every item has started on its
  * settled owner; p50 / p99. Target 5 s. A repetition past ROLLING_DEADLINE_MS (default 30 s) counts as a
  * stall, is shown as such, and is not retried.
+ *
+ * Server-node faults (PARTS=servers; bench/server-fault-rounds.ts, the bed and faults of
+ * test/topology/server-faults.test.ts): a 3-node ZooKeeper ensemble and a 3-member etcd cluster, four worker
+ * processes, 100 items every second; the connected server killed, the leader killed, a rolling restart, the
+ * quorum lost for 3 s, SERVER_ROUNDS times each (default 3): the longest time without a run, LOST sessions,
+ * item moves, overlaps.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -57,6 +63,7 @@ import {
 } from '../test/harness/worker-process';
 import { ZooKeeperServer } from '../test/harness/zookeeper-server';
 import { freezeRound, killRound, leaderRound, type FailureRounds } from './failure-rounds';
+import { SERVER_FAULT_HEADER, serverFaultRows } from './server-fault-rounds';
 import { fmt, median, percentile, table } from './stats';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
@@ -551,6 +558,18 @@ async function main(): Promise<void> {
     console.log(
       '\nall running: every item has started on its settled owner (AVG_ALLOCATION over the three) at or after the ' +
         `last (re)start (p99 of 20 repetitions is the slowest one). Overlaps and token regressions are summed over the repetitions (must be 0).`,
+    );
+  }
+  if (PARTS.includes('servers')) {
+    const serverRows = await serverFaultRows(BACKENDS);
+    console.log(
+      `\nServer-node faults on 3-node clusters: 4 worker processes, 100 items every second, 6000 ms session; ` +
+        `each fault ${process.env.SERVER_ROUNDS ?? 3} rounds\n`,
+    );
+    console.log(table([SERVER_FAULT_HEADER, ...serverRows]));
+    console.log(
+      '\nlongest time without a run: over all items, from the fault until 3 s after the quorum is back ' +
+        '(the suite requires < 5 s for every fault but the quorum loss). LOST, moves, overlaps summed over rounds.',
     );
   }
   if (failed.length > 0) {
