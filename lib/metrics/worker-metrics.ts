@@ -1,8 +1,14 @@
-import type { Counter, Histogram, Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import type { ExecutionOutcome, ExecutionRecord } from '../history/execution-record';
 import type { JobObserver } from '../job/job-observer';
 import type { ConnectionState, CoordinatorRegistryCenter } from '../registry/registry-center';
-import { metricsFor, type MetricsSource, type ShardlineMetrics } from './shardline-metrics';
+import type { HistogramCell } from './cell-histogram';
+import {
+  metricsFor,
+  type CounterCell,
+  type MetricsSource,
+  type ShardlineMetrics,
+} from './shardline-metrics';
 
 export interface MetricsOptions {
   /**
@@ -31,11 +37,11 @@ export class WorkerMetrics implements JobObserver {
   private readonly backend: string;
   private readonly detach: () => void;
   private readonly unobserve: () => void;
-  /** Label children cached per job and per op: the hot path skips prom-client's label hashing. */
-  private readonly perJob = new Map<
-    string,
-    { outcomes: Map<ExecutionOutcome, Counter.Internal>; duration: Histogram.Internal<'job'> }
-  >();
+  /**
+   * Cells cached per job (and per op below): the hot path adds to plain numbers, read at scrape, and
+   * skips prom-client's label validation and hashing.
+   */
+  private readonly perJob = new Map<string, JobCells>();
 
   constructor(
     register: Registry,
@@ -53,36 +59,32 @@ export class WorkerMetrics implements JobObserver {
     this.detach = this.metrics.attach(source);
     const requestDuration = this.metrics.requestDuration;
     const backend = this.backend;
-    const perOp = new Map<string, Histogram.Internal<'op' | 'backend'>>();
+    const perOp = new Map<string, HistogramCell>();
     this.unobserve = registry.observeRequests((op, durationMs) => {
-      let child = perOp.get(op);
-      if (child === undefined) {
-        child = requestDuration.labels({ op, backend });
-        perOp.set(op, child);
+      let cell = perOp.get(op);
+      if (cell === undefined) {
+        cell = requestDuration.cell({ op, backend });
+        perOp.set(op, cell);
       }
-      child.observe(durationMs / 1000);
+      cell.observe(durationMs / 1000);
     });
     registry.on('connectionStateChanged', this.onState);
   }
 
   fired(job: string, latenessMs: number): void {
-    this.metrics.lateness.observe({ job }, Math.max(0, latenessMs) / 1000);
+    this.cellsOf(job).lateness.observe(Math.max(0, latenessMs) / 1000);
   }
 
   executionEnded(record: ExecutionRecord): void {
-    const { job, outcome } = record;
-    let children = this.perJob.get(job);
-    if (children === undefined) {
-      children = { outcomes: new Map(), duration: this.metrics.duration.labels({ job }) };
-      this.perJob.set(job, children);
-    }
-    let counter = children.outcomes.get(outcome);
+    const cells = this.cellsOf(record.job);
+    const outcome = record.outcome;
+    let counter = cells.outcomes[outcome];
     if (counter === undefined) {
-      counter = this.metrics.executions.labels({ job, outcome });
-      children.outcomes.set(outcome, counter);
+      counter = this.metrics.executionCell(record.job, outcome);
+      cells.outcomes[outcome] = counter;
     }
-    counter.inc();
-    children.duration.observe((record.endedAt - record.startedAt) / 1000);
+    counter.value++;
+    cells.duration.observe((record.endedAt - record.startedAt) / 1000);
   }
 
   failoverStarted(job: string): void {
@@ -103,11 +105,31 @@ export class WorkerMetrics implements JobObserver {
     this.view.registry.off('connectionStateChanged', this.onState);
   }
 
+  private cellsOf(job: string): JobCells {
+    let cells = this.perJob.get(job);
+    if (cells === undefined) {
+      cells = {
+        outcomes: {},
+        duration: this.metrics.duration.cell({ job }),
+        lateness: this.metrics.lateness.cell({ job }),
+      };
+      this.perJob.set(job, cells);
+    }
+    return cells;
+  }
+
   private readonly onState = (state: ConnectionState): void => {
     if (state === 'LOST') {
       this.metrics.sessionLosses.inc();
     }
   };
+}
+
+/** One job's cells; a histogram cell is exported once it has an observation. */
+interface JobCells {
+  outcomes: Partial<Record<ExecutionOutcome, CounterCell>>;
+  duration: HistogramCell;
+  lateness: HistogramCell;
 }
 
 /** `zookeeper://h:p/ns` → `zookeeper`. */
