@@ -19,8 +19,13 @@
  *
  * Printed: per mode the medians of executions/s, CPU % of one core and CPU µs per execution; then the
  * ratio on/off of the median CPU per execution.
+ *
+ * `PROFILE_DIR=/tmp/p npm run bench:observability` also writes a V8 CPU profile of each measurement
+ * window (`<mode>-<pid>.cpuprofile`, the window only: no start-up), to compare the hottest frames of the
+ * two modes (the profiler's own cost is billed to both alike).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -38,6 +43,7 @@ const REPS = Number(process.env.REPS ?? 5);
 const WINDOW_S = Number(process.env.WINDOW_S ?? 5);
 const JOBS = Number(process.env.JOBS ?? 10);
 const ITEMS = Number(process.env.ITEMS ?? 100);
+const PROFILE_DIR = process.env.PROFILE_DIR;
 
 type Mode = 'off' | 'on';
 
@@ -93,6 +99,7 @@ async function measure(mode: Mode, dir: string): Promise<Sample> {
     }
     // Start half-way between two fires so the window holds exactly WINDOW_S of them.
     await sleep(1500 - (Date.now() % 1000));
+    const profiler = PROFILE_DIR === undefined ? undefined : await startProfile();
     const before = process.cpuUsage();
     const startedAt = process.hrtime.bigint();
     const count0 = executions;
@@ -100,6 +107,14 @@ async function measure(mode: Mode, dir: string): Promise<Sample> {
     const cpu = process.cpuUsage(before);
     const elapsedS = Number(process.hrtime.bigint() - startedAt) / 1e9;
     const counted = executions - count0;
+    if (profiler !== undefined && PROFILE_DIR !== undefined) {
+      const { profile } = await profiler.post('Profiler.stop');
+      writeFileSync(
+        join(PROFILE_DIR, `${mode}-${process.pid}.cpuprofile`),
+        JSON.stringify(profile),
+      );
+      profiler.disconnect();
+    }
     const cpuUs = cpu.user + cpu.system;
     return {
       mode,
@@ -113,6 +128,14 @@ async function measure(mode: Mode, dir: string): Promise<Sample> {
     await Promise.all(sinks.map(s => s.close()));
     await registry.close();
   }
+}
+
+async function startProfile(): Promise<Session> {
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return session;
 }
 
 /** One measurement in a fresh process; its result is the child's last stdout line (JSON). */
