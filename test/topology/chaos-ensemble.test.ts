@@ -165,6 +165,9 @@ for (const kind of KINDS) {
       const faultStart = Date.now();
       let stopLanes = false;
       const faulting = (): boolean => !stopLanes && Date.now() - faultStart < FAULT_WINDOW_MS;
+      /** A fault is started only if its chosen duration ends within the window (no long tail). */
+      const fits = (durationMs: number): boolean =>
+        faulting() && Date.now() - faultStart + durationMs <= FAULT_WINDOW_MS;
       /** A lane that fails stops the other from starting new faults (its own in flight finish). */
       const lane = (run: () => Promise<void>): Promise<void> =>
         run().catch((err: unknown) => {
@@ -206,19 +209,23 @@ for (const kind of KINDS) {
           const down = between(0, 2000);
           const longPause = SESSION_MS + between(500, 2000);
           const shortPause = between(200, 1500);
-          if (faulted.size >= MAX_FAULTED_WORKERS || !faulting()) {
-            continue;
-          }
           const fault: FaultKind = roll < 0.4 ? 'kill' : roll < 0.7 ? 'longPause' : 'shortPause';
           const durationMs =
             fault === 'kill' ? down : fault === 'longPause' ? longPause : shortPause;
+          if (faulted.size >= MAX_FAULTED_WORKERS || !fits(durationMs)) {
+            continue;
+          }
           const record: FaultRecord = { kind: fault, target: pick, at: Date.now(), durationMs };
           faults.push(record);
           faulted.add(pick);
           recoveries.push(
             inject(record).then(
-              () => faulted.delete(pick),
-              (err: unknown) => broken.set(pick, String(err)), // stays in `faulted`
+              () => {
+                faulted.delete(pick);
+              },
+              (err: unknown) => {
+                broken.set(pick, String(err)); // stays in `faulted`: out of the schedule
+              },
             ),
           );
         }
@@ -230,17 +237,18 @@ for (const kind of KINDS) {
         const between = (lo: number, hi: number): number => Math.round(lo + (hi - lo) * random());
         /** Which of the first three server faults is the leader kill. */
         const leaderKillAt = Math.floor(random() * 3);
-        for (let n = 0; faulting(); n++) {
+        let started = 0;
+        while (faulting()) {
           await hold(between(1500, 4000));
           const roll = random();
           const index = Math.floor(random() * c.members.length);
           const down = between(1000, 5000);
           const leaderDown = between(1000, 2500);
-          if (!faulting()) {
-            break;
-          }
           const fault: FaultKind =
-            n === leaderKillAt ? 'leaderKill' : roll < 0.5 ? 'memberKill' : 'memberPause';
+            started === leaderKillAt ? 'leaderKill' : roll < 0.5 ? 'memberKill' : 'memberPause';
+          if (!fits(fault === 'leaderKill' ? leaderDown : down)) {
+            continue;
+          }
           const member =
             fault === 'leaderKill' ? await c.leader() : must(c.members[index], 'a member');
           const record: FaultRecord = {
@@ -250,6 +258,7 @@ for (const kind of KINDS) {
             durationMs: fault === 'leaderKill' ? leaderDown : down,
           };
           faults.push(record);
+          started++;
           if (fault === 'memberPause') {
             await member.pause();
             await hold(record.durationMs);
@@ -320,7 +329,7 @@ for (const kind of KINDS) {
           `overlaps ${r.overlaps.length}, token regressions ${r.regressions.length}, LOST ${r.lost}, ` +
           `workers not back ${broken.size}, ` +
           `item moves ${r.reshardings}, stalled ${r.stalled.length}, ` +
-          `max gap ${r.maxGap.ms} ms (item ${r.maxGap.item} on ${r.maxGap.instanceId}), ` +
+          `max gap ${r.maxGap.ms} ms (item ${r.maxGap.item} on ${r.maxGap.instanceId} from ${((r.maxGap.at - faultStart) / 1000).toFixed(1)} s), ` +
           `every item ran ${allRanAt - quietStart} ms into the quiet period, ` +
           `executions ${stepRuns(lines).length}, load average ${r.load}; setup: ${setup}`,
       );
@@ -331,7 +340,7 @@ for (const kind of KINDS) {
               `${x.kind}:${x.target}@${((x.at - faultStart) / 1000).toFixed(1)}s/${x.durationMs}ms` +
               (x.recoveredAt === undefined ? ' (not recovered)' : ''),
           )
-          .join(' ')}`,
+          .join(' ')}; stalled: ${r.stalled.join('; ') || 'none'}`,
       );
       expect(r.overlaps, 'interleaved executions').to.deep.equal([]);
       expect(r.regressions, 'changes of hands without a higher token').to.deep.equal([]);
