@@ -1,5 +1,8 @@
 import { joinPath, validateSegment } from '../internal/paths';
 
+/** Item owner paths kept for items below this (see itemInstance). */
+const MAX_KEPT_ITEM_PATHS = 100_000;
+
 /**
  * Every node path of a job, in one place (pure). ElasticJob's node names are kept so that
  * operators' habits carry over:
@@ -25,6 +28,7 @@ import { joinPath, validateSegment } from '../internal/paths';
  */
 export class JobPaths {
   readonly root: string;
+  private readonly itemInstances: string[] = [];
 
   constructor(readonly jobName: string) {
     validateSegment(jobName, 'a job name');
@@ -52,7 +56,14 @@ export class JobPaths {
   item(item: number): string {
     return joinPath(this.sharding, String(item));
   }
+  /**
+   * Kept per item once built: the owner of every item is read on each fire and each metrics scrape, and a
+   * kept string keeps the hash the cache's Map lookup computed (a fresh one is built and hashed anew).
+   */
   itemInstance(item: number): string {
+    if (Number.isInteger(item) && item >= 0 && item < MAX_KEPT_ITEM_PATHS) {
+      return (this.itemInstances[item] ??= joinPath(this.item(item), 'instance'));
+    }
     return joinPath(this.item(item), 'instance');
   }
   itemRunning(item: number): string {
