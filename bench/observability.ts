@@ -20,6 +20,7 @@
  * Printed: per mode the medians of executions/s, CPU % of one core and CPU µs per execution; then the
  * ratio on/off of the median CPU per execution.
  *
+ * `ON=metrics,ring` (default `metrics,ring,jsonl`) chooses what the `on` mode turns on, to split the cost.
  * `PROFILE_DIR=/tmp/p npm run bench:observability` also writes a V8 CPU profile of each measurement
  * window (`<mode>-<pid>.cpuprofile`, the window only: no start-up), to compare the hottest frames of the
  * two modes (the profiler's own cost is billed to both alike).
@@ -44,6 +45,7 @@ const WINDOW_S = Number(process.env.WINDOW_S ?? 5);
 const JOBS = Number(process.env.JOBS ?? 10);
 const ITEMS = Number(process.env.ITEMS ?? 100);
 const PROFILE_DIR = process.env.PROFILE_DIR;
+const ON = new Set((process.env.ON ?? 'metrics,ring,jsonl').split(','));
 
 type Mode = 'off' | 'on';
 
@@ -67,22 +69,25 @@ async function measure(mode: Mode, dir: string): Promise<Sample> {
     }),
   );
   const register = new Registry();
-  const sinks =
-    mode === 'on'
-      ? [createMemoryHistory(), createJsonLinesHistory(join(dir, `history-${Date.now()}.jsonl`))]
-      : [];
+  const sinks = [
+    ...(mode === 'on' && ON.has('ring') ? [createMemoryHistory()] : []),
+    ...(mode === 'on' && ON.has('jsonl')
+      ? [createJsonLinesHistory(join(dir, `history-${Date.now()}.jsonl`))]
+      : []),
+  ];
+  const metrics = mode === 'on' && ON.has('metrics');
   const options: WorkerOptions = {
     registry,
     jobs,
     instanceId: 'bench',
     history: mode === 'on' ? sinks : false,
-    ...(mode === 'on' ? { metrics: { register } } : {}),
+    ...(metrics ? { metrics: { register } } : {}),
   };
   const worker = await startWorker(options);
   let executions = 0;
   worker.on('executed', () => executions++);
   let scrape: NodeJS.Timeout | undefined;
-  if (mode === 'on') {
+  if (metrics) {
     scrape = setInterval(() => void register.metrics(), 1000);
   }
   try {
@@ -161,7 +166,7 @@ async function child(mode: Mode): Promise<void> {
 async function main(): Promise<void> {
   const samples: Sample[] = [];
   process.stderr.write(
-    `observability bench: ${JOBS} jobs × ${ITEMS} items every second, ${REPS} repetitions of ${WINDOW_S} s per mode\n`,
+    `observability bench: ${JOBS} jobs × ${ITEMS} items every second, ${REPS} repetitions of ${WINDOW_S} s per mode; on = ${[...ON].join(' + ')}\n`,
   );
   for (let i = 0; i < REPS; i++) {
     for (const mode of ['off', 'on'] as const) {
