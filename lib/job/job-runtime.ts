@@ -17,6 +17,7 @@ import { JobPaths } from './job-paths';
 import { ItemScheduler } from './item-scheduler';
 import { LeaderLoop } from './leader-loop';
 import { LivenessWatchdog } from './liveness-watchdog';
+import { StartSteps, startRetryWindowMs } from './start-retry';
 import { JobReactions } from './reactions/job-reactions';
 import type { Scheduler } from './scheduler/scheduler';
 import { ConfigService } from './services/config-service';
@@ -207,20 +208,28 @@ export class JobRuntime {
 
   async start(): Promise<void> {
     const { registry, paths } = this.ctx;
-    await this.config.register(err => this.report(err));
-    await registry.addCacheData(paths.root);
+    // A server dying mid-start costs a retry, not the start (start-retry.ts); every step is safe to repeat.
+    const steps = new StartSteps({
+      deadline: Date.now() + startRetryWindowMs(registry.sessionTimeoutMs),
+      logger: this.logger,
+      isStopped: () => this.isStopped,
+    });
+    await steps.run('write or adopt the configuration', () =>
+      this.config.register(err => this.report(err)),
+    );
+    await steps.run('cache the job', () => registry.addCacheData(paths.root));
     this.cacheRef = registry.getRawCache(paths.root);
-    await this.checkTimeDifference();
-    await this.servers.ensureRegistered();
+    await steps.run('check the clock', () => this.checkTimeDifference());
+    await steps.run('register the server', () => this.servers.ensureRegistered());
     // Registered first: a start that conflicts with a live holder of the id must not clear its commands.
-    await this.instances.register();
+    await steps.run('register the instance', () => this.instances.register());
     // Commands addressed to a previous life of this instance id are void: a shutdown or trigger written
     // while it was down must not stop or fire the new one.
-    await this.shutdowns.clearStale();
-    await this.triggers.clearStale();
+    await steps.run('clear stale shutdowns', () => this.shutdowns.clearStale());
+    await steps.run('clear stale triggers', () => this.triggers.clearStale());
     this.ctx.cache().on('event', this.reactions.handle);
     registry.on('connectionStateChanged', this.onConnectionState);
-    await this.sharding.requestResharding();
+    await steps.run('request a resharding', () => this.sharding.requestResharding());
     this.election.start((signal, fence) => this.leaderLoop.run(signal, fence));
     this.items.start();
     this.assignment.changed();

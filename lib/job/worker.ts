@@ -251,7 +251,9 @@ export class Worker extends TypedEmitter<WorkerEvents> {
 
 /**
  * Starts a worker for `jobs`: validates the options, initialises the registry if needed, and starts
- * every job (configuration written or adopted, instance registered, leadership campaign begun). Rejects
+ * every job (configuration written or adopted, instance registered, leadership campaign begun). A registry
+ * step that fails with a retryable error (a server of the ensemble died mid-start) is tried again for up to
+ * two session timeouts, at least 10 s (lib/job/start-retry.ts). Rejects
  * — leaving nothing registered — when a job cannot start (unreachable registry, clock too far off,
  * duplicate job names, `InstanceIdConflictError` when another live process holds the instance id; a
  * holder that may be a crashed process is first given up to 1.5 session timeouts + 1 s to expire).
