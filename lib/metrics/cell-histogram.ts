@@ -1,4 +1,4 @@
-import type { Histogram, Registry } from 'prom-client';
+import type { Histogram, HistogramConfiguration } from 'prom-client';
 
 /** One label set of a {@link CellHistogram}: plain numbers, counted on the hot path, read at scrape. */
 export class HistogramCell {
@@ -46,7 +46,8 @@ export interface CellHistogramOptions {
   labelNames: readonly string[];
   /** Upper bounds, ascending (seconds). */
   buckets: readonly number[];
-  registers: Registry[];
+  /** Registries of either content type, as prom-client's own metrics take them. */
+  registers: NonNullable<HistogramConfiguration<string>['registers']>;
 }
 
 /** What prom-client's Registry reads of a metric, and the shape its Histogram exports. */

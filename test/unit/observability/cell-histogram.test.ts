@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { Histogram, Registry } from 'prom-client';
+import { Histogram, Registry, type RegistryContentType } from 'prom-client';
 import { CellHistogram } from '../../../lib/metrics/cell-histogram';
 import { metricsFor } from '../../../lib/metrics/shardline-metrics';
 
@@ -16,11 +16,11 @@ const OBSERVATIONS: [string, string, number][] = [
 ];
 
 /** The same observations in prom-client's Histogram and in a CellHistogram, each in its own registry. */
-function pair(
-  contentType: typeof Registry.PROMETHEUS_CONTENT_TYPE | typeof Registry.OPENMETRICS_CONTENT_TYPE,
-) {
-  const theirs = new Registry(contentType);
-  const ours = new Registry(contentType);
+function pair(contentType: RegistryContentType) {
+  const theirs = new Registry<RegistryContentType>();
+  const ours = new Registry<RegistryContentType>();
+  theirs.setContentType(contentType);
+  ours.setContentType(contentType);
   const options = {
     name: 'x_seconds',
     help: 'A histogram.',
