@@ -20,6 +20,9 @@
  * Printed: per mode the medians of executions/s, CPU % of one core and CPU µs per execution; then the
  * ratio on/off of the median CPU per execution.
  *
+ * `PAIRED=1` runs each repetition's off and on children at the same time, their windows on the same
+ * seconds, so both see the same machine load (the two cores hold both): the printed ratio is then also
+ * the median of the per-pair ratios — steadier than modes in turn when other work comes and goes.
  * `ON=metrics,ring` (default `metrics,ring,jsonl`) chooses what the `on` mode turns on, to split the cost.
  * `PROFILE_DIR=/tmp/p npm run bench:observability` also writes a V8 CPU profile of each measurement
  * window (`<mode>-<pid>.cpuprofile`, the window only: no start-up), to compare the hottest frames of the
@@ -45,6 +48,9 @@ const WINDOW_S = Number(process.env.WINDOW_S ?? 5);
 const JOBS = Number(process.env.JOBS ?? 10);
 const ITEMS = Number(process.env.ITEMS ?? 100);
 const PROFILE_DIR = process.env.PROFILE_DIR;
+const PAIRED = process.env.PAIRED === '1';
+/** How far ahead a paired window is set: both children must have started and settled by then. */
+const PAIR_MARGIN_MS = Number(process.env.PAIR_MARGIN_MS ?? 12_000);
 const ON = new Set((process.env.ON ?? 'metrics,ring,jsonl').split(','));
 
 type Mode = 'off' | 'on';
@@ -56,7 +62,7 @@ interface Sample {
   cpuUsPerExecution: number;
 }
 
-async function measure(mode: Mode, dir: string): Promise<Sample> {
+async function measure(mode: Mode, dir: string, windowAt?: number): Promise<Sample> {
   const registry = createRegistryCenter(`memory://${uniqueNamespace('bench')}`);
   await registry.init();
   const jobs = Array.from({ length: JOBS }, (_, j) =>
@@ -102,8 +108,12 @@ async function measure(mode: Mode, dir: string): Promise<Sample> {
       }
       await sleep(1000 - (Date.now() % 1000));
     }
-    // Start half-way between two fires so the window holds exactly WINDOW_S of them.
-    await sleep(1500 - (Date.now() % 1000));
+    // Start half-way between two fires so the window holds exactly WINDOW_S of them (paired: at the
+    // second the parent chose, the same for both children).
+    if (windowAt !== undefined && Date.now() > windowAt) {
+      throw new Error(`not settled by the paired window (${Date.now() - windowAt} ms late)`);
+    }
+    await sleep(windowAt === undefined ? 1500 - (Date.now() % 1000) : windowAt - Date.now());
     const profiler = PROFILE_DIR === undefined ? undefined : await startProfile();
     const before = process.cpuUsage();
     const startedAt = process.hrtime.bigint();
@@ -144,8 +154,12 @@ async function startProfile(): Promise<Session> {
 }
 
 /** One measurement in a fresh process; its result is the child's last stdout line (JSON). */
-async function measureInChild(mode: Mode): Promise<Sample> {
-  const child = spawnNode(__filename, ['--child', mode]);
+async function measureInChild(mode: Mode, windowAt?: number): Promise<Sample> {
+  const child = spawnNode(__filename, [
+    '--child',
+    mode,
+    ...(windowAt === undefined ? [] : [String(windowAt)]),
+  ]);
   const code = await child.exited;
   const line = child.lines.drain().at(-1);
   if (code !== 0 || line === undefined) {
@@ -154,10 +168,10 @@ async function measureInChild(mode: Mode): Promise<Sample> {
   return JSON.parse(line) as Sample;
 }
 
-async function child(mode: Mode): Promise<void> {
+async function child(mode: Mode, windowAt?: number): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'shardline-bench-obs-'));
   try {
-    console.log(JSON.stringify(await measure(mode, dir)));
+    console.log(JSON.stringify(await measure(mode, dir, windowAt)));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -165,16 +179,33 @@ async function child(mode: Mode): Promise<void> {
 
 async function main(): Promise<void> {
   const samples: Sample[] = [];
+  const pairRatios: number[] = [];
   process.stderr.write(
-    `observability bench: ${JOBS} jobs × ${ITEMS} items every second, ${REPS} repetitions of ${WINDOW_S} s per mode; on = ${[...ON].join(' + ')}\n`,
+    `observability bench: ${JOBS} jobs × ${ITEMS} items every second, ${REPS} repetitions of ${WINDOW_S} s per mode${PAIRED ? ' (paired: off and on at once)' : ''}; on = ${[...ON].join(' + ')}\n`,
   );
+  const show = (s: Sample): void => {
+    process.stderr.write(
+      `  ${s.mode}: ${fmt(s.executionsPerS, 0)} exec/s, CPU ${fmt(s.cpuPercent, 1)} %, ${fmt(s.cpuUsPerExecution, 1)} µs/exec\n`,
+    );
+  };
   for (let i = 0; i < REPS; i++) {
+    if (PAIRED) {
+      const windowAt = Math.ceil((Date.now() + PAIR_MARGIN_MS) / 1000) * 1000 + 500;
+      const [off, on] = await Promise.all([
+        measureInChild('off', windowAt),
+        measureInChild('on', windowAt),
+      ]);
+      samples.push(off, on);
+      pairRatios.push(on.cpuUsPerExecution / off.cpuUsPerExecution);
+      show(off);
+      show(on);
+      process.stderr.write(`  pair ratio ${fmt(pairRatios.at(-1) ?? NaN, 3)}\n`);
+      continue;
+    }
     for (const mode of ['off', 'on'] as const) {
       const s = await measureInChild(mode);
       samples.push(s);
-      process.stderr.write(
-        `  ${mode}: ${fmt(s.executionsPerS, 0)} exec/s, CPU ${fmt(s.cpuPercent, 1)} %, ${fmt(s.cpuUsPerExecution, 1)} µs/exec\n`,
-      );
+      show(s);
     }
   }
   const rows = [['mode', 'executions/s', 'CPU % of a core', 'CPU µs / execution']];
@@ -194,10 +225,19 @@ async function main(): Promise<void> {
   console.log(
     `with/without CPU per execution (medians of ${REPS}): ${fmt(ratio, 3)} (${fmt((ratio - 1) * 100, 1)} %; target < 5 %)`,
   );
+  if (PAIRED) {
+    const pr = median(pairRatios);
+    console.log(
+      `median of the ${REPS} pair ratios: ${fmt(pr, 3)} (${fmt((pr - 1) * 100, 1)} %); pairs ${pairRatios.map(r => fmt(r, 3)).join(' ')}`,
+    );
+  }
 }
 
 const childMode = process.argv[2] === '--child' ? process.argv[3] : undefined;
-(childMode === 'on' || childMode === 'off' ? child(childMode) : main()).catch(err => {
-  console.error(err);
-  process.exit(1);
-});
+const childWindowAt = process.argv[4] === undefined ? undefined : Number(process.argv[4]);
+(childMode === 'on' || childMode === 'off' ? child(childMode, childWindowAt) : main()).catch(
+  err => {
+    console.error(err);
+    process.exit(1);
+  },
+);
