@@ -3,6 +3,7 @@ import type { NodeData } from '../driver';
 import type { EtcdKeys } from './etcd-keys';
 import type { EtcdKv } from './etcd-kv';
 import { ResumableWatch, type WatchHealth, type WatchSource } from './etcd-watch';
+import { InvalidationCallbacks } from '../../internal/invalidation-callbacks';
 
 /** Registered callbacks beyond which everything is invalidated at once (keeps the bookkeeping bounded). */
 const MAX_CALLBACKS = 100_000;
@@ -19,9 +20,8 @@ const MAX_CALLBACKS = 100_000;
  * invalidated, a new start revision is read, and reads registered while that happens are invalidated too.
  */
 export class EtcdInvalidation {
-  private readonly entries = new Map<string, Set<() => void>>();
-  /** Callbacks registered in `entries`, bounded by {@link MAX_CALLBACKS}. */
-  private size = 0;
+  /** Bounded by {@link MAX_CALLBACKS}. */
+  private readonly entries = new InvalidationCallbacks(MAX_CALLBACKS);
   private watch: ResumableWatch | null = null;
   private starting: Promise<void> | null = null;
   /** Bumped when coverage breaks (cancellation); a registration from an older epoch is not trusted. */
@@ -67,14 +67,7 @@ export class EtcdInvalidation {
 
   /** Session lost or driver closing: every cached read may be stale. */
   invalidateAll(): void {
-    const all = [...this.entries.values()];
-    this.entries.clear();
-    this.size = 0;
-    for (const set of all) {
-      for (const cb of set) {
-        cb();
-      }
-    }
+    this.entries.fireAll();
   }
 
   async close(): Promise<void> {
@@ -121,13 +114,8 @@ export class EtcdInvalidation {
   private onEvents(events: readonly IEvent[]): void {
     for (const ev of events) {
       const path = this.keys.pathOf(ev.kv.key);
-      const set = path === null ? undefined : this.entries.get(path);
-      if (path !== null && set !== undefined) {
-        this.entries.delete(path);
-        this.size -= set.size;
-        for (const cb of set) {
-          cb();
-        }
+      if (path !== null) {
+        this.entries.fire(path);
       }
     }
   }
@@ -154,28 +142,14 @@ export class EtcdInvalidation {
   }
 
   private add(path: string, cb: () => void): void {
-    if (this.size >= MAX_CALLBACKS) {
+    if (this.entries.isFull) {
       // Entries the read cache evicted long ago are still registered here; over-invalidation is harmless.
       this.invalidateAll();
     }
-    let set = this.entries.get(path);
-    if (set === undefined) {
-      set = new Set();
-      this.entries.set(path, set);
-    }
-    if (!set.has(cb)) {
-      set.add(cb);
-      this.size++;
-    }
+    this.entries.add(path, cb);
   }
 
   private delete(path: string, cb: () => void): void {
-    const set = this.entries.get(path);
-    if (set?.delete(cb) === true) {
-      this.size--;
-    }
-    if (set?.size === 0) {
-      this.entries.delete(path);
-    }
+    this.entries.delete(path, cb);
   }
 }

@@ -3,6 +3,7 @@ import type { ZkWatcher } from './zookeeper-client-types';
 import { toNodeData } from './zookeeper-requests';
 import type { DataReply, ZkRequests } from './zookeeper-requests';
 import type { ZooKeeperSession } from './zookeeper-session';
+import { InvalidationCallbacks } from '../../internal/invalidation-callbacks';
 
 /**
  * Registered callbacks beyond which everything is invalidated at once (as on etcd). A callback stays
@@ -24,9 +25,8 @@ export const MAX_READ_WATCH_CALLBACKS = 100_000;
 export class ReadWatches {
   private generation = -1;
   private readonly watchers = new Map<string, ZkWatcher>();
-  private readonly callbacks = new Map<string, Set<() => void>>();
-  /** Callbacks registered in `callbacks`, bounded by `maxCallbacks`. */
-  private size = 0;
+  /** Bounded by `maxCallbacks`. */
+  private readonly callbacks: InvalidationCallbacks;
   /** Reads in flight per path, and watch events seen for the path meanwhile (only while reads are in flight). */
   private readonly reading = new Map<string, number>();
   private readonly fired = new Map<string, number>();
@@ -35,8 +35,9 @@ export class ReadWatches {
   constructor(
     private readonly session: Pick<ZooKeeperSession, 'generation' | 'connected' | 'onState'>,
     private readonly requests: Pick<ZkRequests, 'getData'>,
-    private readonly maxCallbacks = MAX_READ_WATCH_CALLBACKS,
+    maxCallbacks = MAX_READ_WATCH_CALLBACKS,
   ) {
+    this.callbacks = new InvalidationCallbacks(maxCallbacks);
     session.onState(state => {
       if (state !== 'CONNECTED') {
         this.invalidateAll();
@@ -75,39 +76,24 @@ export class ReadWatches {
     if (stale) {
       queueMicrotask(() => safeCall(onInvalidate));
     } else {
-      if (this.size >= this.maxCallbacks) {
+      if (this.callbacks.isFull) {
         // The watch this read just set stays in place, so registering after the flush misses nothing.
         this.invalidateAll();
       }
-      let set = this.callbacks.get(path);
-      if (set === undefined) {
-        set = new Set();
-        this.callbacks.set(path, set);
-      }
-      if (!set.has(onInvalidate)) {
-        set.add(onInvalidate);
-        this.size++;
-      }
+      this.callbacks.add(path, onInvalidate);
     }
     return toNodeData(reply);
   }
 
   /** Callbacks registered and not yet called (bounded by the cap given to the constructor). */
   get pendingCallbacks(): number {
-    return this.size;
+    return this.callbacks.size;
   }
 
   /** Call and drop every pending callback (disconnect, session loss, close, or the cap reached). */
   invalidateAll(): void {
     this.epoch += 1;
-    const all = [...this.callbacks.values()];
-    this.callbacks.clear();
-    this.size = 0;
-    for (const set of all) {
-      for (const cb of set) {
-        safeCall(cb);
-      }
-    }
+    this.callbacks.fireAll();
   }
 
   private syncGeneration(): void {
@@ -130,14 +116,7 @@ export class ReadWatches {
         if (this.reading.has(path)) {
           this.fired.set(path, (this.fired.get(path) ?? 0) + 1);
         }
-        const set = this.callbacks.get(path);
-        this.callbacks.delete(path);
-        if (set !== undefined) {
-          this.size -= set.size;
-          for (const cb of set) {
-            safeCall(cb);
-          }
-        }
+        this.callbacks.fire(path);
       };
       this.watchers.set(path, watcher);
     }
