@@ -177,6 +177,29 @@ async function child(mode: Mode, windowAt?: number): Promise<void> {
   }
 }
 
+/**
+ * One off and one on child at once, windows at the same second; a pair where a child had not settled by
+ * then (a loaded machine) is run again with a wider margin, up to three times.
+ */
+async function measurePair(): Promise<[Sample, Sample]> {
+  for (let attempt = 1; ; attempt++) {
+    const margin = (PAIR_MARGIN_MS * (1 + attempt)) / 2;
+    const windowAt = Math.ceil((Date.now() + margin) / 1000) * 1000 + 500;
+    const [off, on] = await Promise.allSettled([
+      measureInChild('off', windowAt),
+      measureInChild('on', windowAt),
+    ]);
+    if (off.status === 'fulfilled' && on.status === 'fulfilled') {
+      return [off.value, on.value];
+    }
+    const failure = [off, on].find(r => r.status === 'rejected')?.reason as Error;
+    if (attempt === 3 || !/not settled by the paired window/.test(failure.message)) {
+      throw failure;
+    }
+    process.stderr.write(`  a child was late for the paired window; again with a wider margin\n`);
+  }
+}
+
 async function main(): Promise<void> {
   const samples: Sample[] = [];
   const pairRatios: number[] = [];
@@ -190,11 +213,7 @@ async function main(): Promise<void> {
   };
   for (let i = 0; i < REPS; i++) {
     if (PAIRED) {
-      const windowAt = Math.ceil((Date.now() + PAIR_MARGIN_MS) / 1000) * 1000 + 500;
-      const [off, on] = await Promise.all([
-        measureInChild('off', windowAt),
-        measureInChild('on', windowAt),
-      ]);
+      const [off, on] = await measurePair();
       samples.push(off, on);
       pairRatios.push(on.cpuUsPerExecution / off.cpuUsPerExecution);
       show(off);
