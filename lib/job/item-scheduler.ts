@@ -91,6 +91,11 @@ export class ItemScheduler {
     return this.launcher.mayStart();
   }
 
+  /** The item runs here or a start of it (a claim in flight) is in progress. */
+  isActive(item: number): boolean {
+    return this.launcher.isActive(item);
+  }
+
   trigger(): void {
     // Busy, or cut off from the registry: run once as soon as possible rather than drop the request.
     if (this.launcher.isBusy() || !this.launcher.isConnected) {

@@ -37,7 +37,11 @@ export interface MisfireEvent {
 
 /** Why a job does not make progress on this worker (see LivenessWatchdog). */
 export type StallReason =
-  'reshardingNotSettled' | 'staleMarker' | 'deadRunningRecord' | 'firesMissed';
+  | 'reshardingNotSettled'
+  | 'staleMarker'
+  | 'deadRunningRecord'
+  | 'idleRunningRecord'
+  | 'firesMissed';
 
 export interface StalledEvent {
   job: string;

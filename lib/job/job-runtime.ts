@@ -163,6 +163,7 @@ export class JobRuntime {
         execution: this.execution,
         config: () => this.config.config,
         mayStart: () => this.items.mayStart(),
+        isActive: item => this.items.isActive(item),
         lastFireAt: () => this.items.lastFireAt,
         isLeader: () => this.isLeader,
         wakeLeader: () => this.leaderLoop.wake(),

@@ -9,7 +9,9 @@ import type { ShardingService } from './services/sharding-service';
 export interface WatchedJob {
   ctx: Pick<JobContext, 'jobName' | 'paths' | 'logger'>;
   sharding: Pick<ShardingService, 'pendingPath' | 'marker' | 'localItems'>;
-  execution: Pick<ExecutionService, 'deadRecords'>;
+  execution: Pick<ExecutionService, 'deadRecords' | 'idleOwnRecords' | 'releaseIdleOwnRecord'>;
+  /** The item runs here or a start of it is in flight. */
+  isActive(item: number): boolean;
   config(): JobConfig;
   /** This instance may start items now (connected, job and server enabled, not stopping). */
   mayStart(): boolean;
@@ -23,6 +25,8 @@ export interface WatchedJob {
 
 /** How often the watchdog looks; a check reads the cache only (no registry round trip). */
 const CHECK_EVERY_MS = 1000;
+/** A record of ours without a run here, seen this long, is released (a claim or launch takes far less). */
+const IDLE_RECORD_AFTER_MS = 2000;
 
 /**
  * Nothing stalls silently: every second, per job, the worker compares what should be happening with
@@ -33,6 +37,10 @@ const CHECK_EVERY_MS = 1000;
  * - `staleMarker`: a processing marker of a former leader term stands (it blocks no one, but the leader
  *   should have replaced it);
  * - `deadRunningRecord`: a running record whose writer is dead stands (the leader reaps those);
+ * - `idleRunningRecord`: a running record written by this very life of this instance stands while no run
+ *   or start of that item is in progress here: nobody would ever release it (nobody reaps a live writer's
+ *   record) and the item would be a misfire at every fire. After `IDLE_RECORD_AFTER_MS` (not the stall
+ *   bound: a claim or a launch takes far less) it is reported and released at the version seen;
  * - `firesMissed`: the cron expected a fire more than `stallAfterMs` ago while this instance owned items
  *   and could run them, and no fire dispatched them since.
  *
@@ -80,6 +88,13 @@ export class LivenessWatchdog {
       const path = paths.itemRunning(dead.item);
       current.set(`dead:${path}`, { reason: 'deadRunningRecord', path });
     }
+    const idle = new Map<string, { item: number; version: number }>();
+    for (const own of execution.idleOwnRecords(item => this.job.isActive(item))) {
+      const path = paths.itemRunning(own.item);
+      const key = `idle:${path}:${own.version}`;
+      idle.set(key, own);
+      current.set(key, { reason: 'idleRunningRecord', path });
+    }
     const missed = this.missedFire(now, pending !== undefined);
     if (missed !== undefined) {
       current.set('firesMissed', { reason: 'firesMissed', path: paths.root });
@@ -98,15 +113,29 @@ export class LivenessWatchdog {
         };
         this.seen.set(key, entry);
       }
-      if (!entry.reported && now - entry.since >= this.stallAfterMs) {
+      const own = idle.get(key);
+      const bound = own === undefined ? this.stallAfterMs : IDLE_RECORD_AFTER_MS;
+      if (!entry.reported && now - entry.since >= bound) {
         entry.reported = true;
         ctx.logger.warn('stalled', { reason: stall.reason, path: stall.path, since: entry.since });
         this.job.events('stalled', { job: ctx.jobName, ...stall, since: entry.since });
-        if (this.job.isLeader()) {
+        if (own !== undefined) {
+          this.releaseIdle(own.item, own.version, stall.path);
+        } else if (this.job.isLeader()) {
           this.job.wakeLeader();
         }
       }
     }
+  }
+
+  /** Repair of `idleRunningRecord`: the item then runs as a misfire (the record's removal is its cue). */
+  private releaseIdle(item: number, version: number, path: string): void {
+    this.job.execution.releaseIdleOwnRecord(item, version).then(
+      released =>
+        this.job.ctx.logger.warn('idle running record of ours released', { item, path, released }),
+      (err: unknown) =>
+        this.job.ctx.logger.warn('idle running record not released', { item, path, error: err }),
+    );
   }
 
   /**

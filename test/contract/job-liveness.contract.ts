@@ -152,6 +152,30 @@ export function describeJobLivenessContract(factory: BackendFactory): void {
       await expectSettledClean(c);
     });
 
+    it('a running record of a live worker that no run of it holds is reported and released, not left to block the item', async () => {
+      const c = setup();
+      const observer = await c.observe();
+      const yearly = JobCluster.define({
+        name: 'job',
+        cron: '0 0 0 1 1 *',
+        shardingTotalCount: 3,
+      });
+      const a = await c.start('w-a', yearly);
+      await c.awaitAssignment(averageOwners(['w-a'], 3), runMs);
+      const stalls = new EventQueue<StalledEvent>();
+      a.worker.on('stalled', e => stalls.push(e));
+      // A record naming w-a, newer than its instance node, while nothing runs: what a claim whose run never
+      // started would leave. Nobody reaps a live writer's record; before the watchdog rule it stayed for good.
+      await c.observer!.persist(c.paths.itemRunning(1), 'w-a');
+      const stall = await stalls.take(runMs, 'a stalled event');
+      expect(stall).to.include({
+        job: 'job',
+        reason: 'idleRunningRecord',
+        path: c.paths.itemRunning(1),
+      });
+      await observer.waitFor(x => !x.has(c.paths.itemRunning(1)), { timeoutMs: runMs });
+    });
+
     it('passes are bounded by real changes: a settled job writes no more generations', async () => {
       const ledger = new RunLedger();
       const c = setup();

@@ -220,6 +220,52 @@ export class ExecutionService {
     }
   }
 
+  /**
+   * Running records written by this life of this instance (value our id, created after our instance node)
+   * for items that `isActive` says neither run nor start here: a record nobody will release while we live.
+   */
+  idleOwnRecords(isActive: (item: number) => boolean): DeadRecord[] {
+    const { paths, instanceId } = this.ctx;
+    const cache = this.ctx.cache();
+    const self = cache.getData(paths.instance(instanceId));
+    if (self === undefined) {
+      return [];
+    }
+    const out: DeadRecord[] = [];
+    for (const name of cache.children(paths.sharding)) {
+      const item = Number(name);
+      const record = Number.isInteger(item) ? cache.getData(paths.itemRunning(item)) : undefined;
+      if (
+        record !== undefined &&
+        record.value === instanceId &&
+        record.stamp > self.stamp &&
+        !isActive(item)
+      ) {
+        out.push({ item, owner: instanceId, version: record.version });
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Deletes a record found by {@link idleOwnRecords} at the version seen, checking our instance node (so a
+   * later run's record is never touched). Resolves false when it changed meanwhile. Throws registry errors.
+   */
+  async releaseIdleOwnRecord(item: number, version: number): Promise<boolean> {
+    const { registry, paths, instanceId } = this.ctx;
+    try {
+      await registry.executeInTransaction(tx =>
+        tx.check(paths.instance(instanceId)).delete(paths.itemRunning(item), version),
+      );
+      return true;
+    } catch (err) {
+      if (err instanceof TransactionError) {
+        return false;
+      }
+      throw err;
+    }
+  }
+
   /** Running records (any item node, also beyond the count) whose writer is dead. */
   deadRecords(): DeadRecord[] {
     const { paths } = this.ctx;

@@ -13,6 +13,10 @@ function fakeJob() {
     pending: undefined as string | undefined,
     marker: 'none' as MarkerState,
     dead: [] as DeadRecord[],
+    /** Running records of this life of ours (before the isActive filter), and the releases asked for. */
+    own: [] as DeadRecord[],
+    active: new Set<number>(),
+    released: [] as { item: number; version: number }[],
     items: [0, 1],
     mayStart: true,
     lastFireAt: 0,
@@ -35,7 +39,16 @@ function fakeJob() {
       marker: () => state.marker,
       localItems: () => state.items,
     },
-    execution: { deadRecords: () => state.dead },
+    execution: {
+      deadRecords: () => state.dead,
+      idleOwnRecords: isActive => state.own.filter(r => !isActive(r.item)),
+      releaseIdleOwnRecord: (item, version) => {
+        state.released.push({ item, version });
+        state.own = state.own.filter(r => r.item !== item);
+        return Promise.resolve(true);
+      },
+    },
+    isActive: item => state.active.has(item),
     config: () => definition.config,
     mayStart: () => state.mayStart,
     lastFireAt: () => state.lastFireAt,
@@ -118,5 +131,35 @@ describe('LivenessWatchdog', () => {
     state.lastFireAt = T0 + 40_000; // it fired
     watchdog.check(T0 + 46_000);
     expect(stalls).to.deep.equal([]);
+  });
+  it('releases a running record of this life that no run or start here holds, after 2 s, and reports it', () => {
+    const { state, stalls, paths, watchdog } = fakeJob();
+    state.lastFireAt = T0;
+    state.own = [
+      { item: 0, owner: 'me', version: 0 },
+      { item: 1, owner: 'me', version: 3 },
+    ];
+    state.active.add(1); // item 1 runs here: its record is not idle
+    watchdog.check(T0 + 100);
+    watchdog.check(T0 + 2099);
+    expect(state.released).to.deep.equal([]);
+    watchdog.check(T0 + 2100);
+    expect(state.released).to.deep.equal([{ item: 0, version: 0 }]);
+    expect(stalls).to.deep.equal([
+      { job: 'job', reason: 'idleRunningRecord', path: paths.itemRunning(0), since: T0 + 100 },
+    ]);
+    watchdog.check(T0 + 9000);
+    expect(state.released, 'item 1 stays: its run holds it').to.have.length(1);
+  });
+
+  it('does not release a record whose run started meanwhile (a claim in flight is active)', () => {
+    const { state, watchdog } = fakeJob();
+    state.lastFireAt = T0;
+    state.own = [{ item: 0, owner: 'me', version: 0 }];
+    watchdog.check(T0 + 100);
+    state.active.add(0); // the launch got its claim answer: the run starts
+    watchdog.check(T0 + 1100);
+    watchdog.check(T0 + 5000);
+    expect(state.released).to.deep.equal([]);
   });
 });
