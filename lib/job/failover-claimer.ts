@@ -45,6 +45,11 @@ export class FailoverClaimer {
     clearTimeout(this.retry);
   }
 
+  /** A claim is in flight (until its run has started or the claim was given back). */
+  get isClaiming(): boolean {
+    return this.claiming;
+  }
+
   /** Failover items are queued (or we became idle): claim one if this instance is idle. */
   available(): void {
     if (this.claiming) {

@@ -91,9 +91,12 @@ export class ItemScheduler {
     return this.launcher.mayStart();
   }
 
-  /** The item runs here or a start of it (a claim in flight) is in progress. */
+  /**
+   * The item runs here or a start of it is in progress: a claim in flight, or any failover claim (its
+   * record exists before the claim returns the item it took).
+   */
   isActive(item: number): boolean {
-    return this.launcher.isActive(item);
+    return this.launcher.isActive(item) || this.failover.isClaiming;
   }
 
   trigger(): void {

@@ -1,8 +1,8 @@
 import type { JobConfig } from './job-config';
 import type { JobContext } from './job-context';
-import type { JobEventSink, StallReason } from './job-events';
+import type { JobEventSink, StalledEvent, StallReason } from './job-events';
 import { nextFireTime } from './scheduler/cron';
-import type { ExecutionService } from './services/execution-service';
+import type { ExecutionService, OwnRecord } from './services/execution-service';
 import type { ShardingService } from './services/sharding-service';
 
 /** What the watchdog reads of the job it guards (a narrow view, not the runtime). */
@@ -40,7 +40,8 @@ const IDLE_RECORD_AFTER_MS = 2000;
  * - `idleRunningRecord`: a running record written by this very life of this instance stands while no run
  *   or start of that item is in progress here: nobody would ever release it (nobody reaps a live writer's
  *   record) and the item would be a misfire at every fire. After `IDLE_RECORD_AFTER_MS` (not the stall
- *   bound: a claim or a launch takes far less) it is reported and released at the version seen;
+ *   bound: a claim or a launch takes far less) a fresh read confirms it (same record, still nothing holds
+ *   the item: the cache may lag a release), then it is released and reported;
  * - `firesMissed`: the cron expected a fire more than `stallAfterMs` ago while this instance owned items
  *   and could run them, and no fire dispatched them since.
  *
@@ -88,10 +89,10 @@ export class LivenessWatchdog {
       const path = paths.itemRunning(dead.item);
       current.set(`dead:${path}`, { reason: 'deadRunningRecord', path });
     }
-    const idle = new Map<string, { item: number; version: number }>();
+    const idle = new Map<string, OwnRecord>();
     for (const own of execution.idleOwnRecords(item => this.job.isActive(item))) {
       const path = paths.itemRunning(own.item);
-      const key = `idle:${path}:${own.version}`;
+      const key = `idle:${path}:${own.stamp}`;
       idle.set(key, own);
       current.set(key, { reason: 'idleRunningRecord', path });
     }
@@ -117,25 +118,46 @@ export class LivenessWatchdog {
       const bound = own === undefined ? this.stallAfterMs : IDLE_RECORD_AFTER_MS;
       if (!entry.reported && now - entry.since >= bound) {
         entry.reported = true;
-        ctx.logger.warn('stalled', { reason: stall.reason, path: stall.path, since: entry.since });
-        this.job.events('stalled', { job: ctx.jobName, ...stall, since: entry.since });
+        const event = { job: ctx.jobName, ...stall, since: entry.since };
         if (own !== undefined) {
-          this.releaseIdle(own.item, own.version, stall.path);
-        } else if (this.job.isLeader()) {
+          this.releaseIdle(own, event); // reported once a fresh read confirms what the cache shows
+          continue;
+        }
+        ctx.logger.warn('stalled', { reason: stall.reason, path: stall.path, since: entry.since });
+        this.job.events('stalled', event);
+        if (this.job.isLeader()) {
           this.job.wakeLeader();
         }
       }
     }
   }
 
-  /** Repair of `idleRunningRecord`: the item then runs as a misfire (the record's removal is its cue). */
-  private releaseIdle(item: number, version: number, path: string): void {
-    this.job.execution.releaseIdleOwnRecord(item, version).then(
-      released =>
-        this.job.ctx.logger.warn('idle running record of ours released', { item, path, released }),
-      (err: unknown) =>
-        this.job.ctx.logger.warn('idle running record not released', { item, path, error: err }),
-    );
+  /**
+   * Repair of `idleRunningRecord`, reported only when a fresh read confirmed it (the cache may lag a
+   * release): the item then runs as a misfire (the record's removal is its cue).
+   */
+  private releaseIdle(own: OwnRecord, event: StalledEvent): void {
+    const { logger } = this.job.ctx;
+    this.job.execution
+      .releaseIdleOwnRecord(own.item, own.stamp, item => this.job.isActive(item))
+      .then(
+        released => {
+          if (released) {
+            logger.warn('stalled', { reason: event.reason, path: event.path, since: event.since });
+            logger.warn('idle running record of ours released', {
+              item: own.item,
+              path: event.path,
+            });
+            this.job.events('stalled', event);
+          }
+        },
+        (err: unknown) =>
+          logger.warn('idle running record not released', {
+            item: own.item,
+            path: event.path,
+            error: err,
+          }),
+      );
   }
 
   /**

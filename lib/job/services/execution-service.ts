@@ -17,6 +17,12 @@ const CATCH_UP_MS = 1000;
 const RELEASE_BACKOFF = { initialMs: 100, maxMs: 2000 };
 
 /** A running record whose writer's session is gone: reaped by the leader (FailoverService). */
+/** A running record of this life of ours (see `idleOwnRecords`). */
+export interface OwnRecord {
+  item: number;
+  stamp: bigint;
+}
+
 export interface DeadRecord {
   item: number;
   owner: string;
@@ -224,14 +230,14 @@ export class ExecutionService {
    * Running records written by this life of this instance (value our id, created after our instance node)
    * for items that `isActive` says neither run nor start here: a record nobody will release while we live.
    */
-  idleOwnRecords(isActive: (item: number) => boolean): DeadRecord[] {
+  idleOwnRecords(isActive: (item: number) => boolean): OwnRecord[] {
     const { paths, instanceId } = this.ctx;
     const cache = this.ctx.cache();
     const self = cache.getData(paths.instance(instanceId));
     if (self === undefined) {
       return [];
     }
-    const out: DeadRecord[] = [];
+    const out: OwnRecord[] = [];
     for (const name of cache.children(paths.sharding)) {
       const item = Number(name);
       const record = Number.isInteger(item) ? cache.getData(paths.itemRunning(item)) : undefined;
@@ -241,21 +247,31 @@ export class ExecutionService {
         record.stamp > self.stamp &&
         !isActive(item)
       ) {
-        out.push({ item, owner: instanceId, version: record.version });
+        out.push({ item, stamp: record.stamp });
       }
     }
     return out;
   }
 
   /**
-   * Deletes a record found by {@link idleOwnRecords} at the version seen, checking our instance node (so a
-   * later run's record is never touched). Resolves false when it changed meanwhile. Throws registry errors.
+   * Deletes a record found by {@link idleOwnRecords} once a fresh read (not the cache, which may lag) shows
+   * the same record, still ours, and `isActive` still says nothing holds the item; the delete checks our
+   * instance node and the version just read. Resolves false when any of that changed. Throws registry errors.
    */
-  async releaseIdleOwnRecord(item: number, version: number): Promise<boolean> {
+  async releaseIdleOwnRecord(
+    item: number,
+    stamp: bigint,
+    isActive: (item: number) => boolean,
+  ): Promise<boolean> {
     const { registry, paths, instanceId } = this.ctx;
+    const path = paths.itemRunning(item);
+    const stat = await registry.getStat(path);
+    if (stat === null || stat.value !== instanceId || stat.stamp !== stamp || isActive(item)) {
+      return false;
+    }
     try {
       await registry.executeInTransaction(tx =>
-        tx.check(paths.instance(instanceId)).delete(paths.itemRunning(item), version),
+        tx.check(paths.instance(instanceId)).delete(path, stat.version),
       );
       return true;
     } catch (err) {

@@ -3,7 +3,7 @@ import type { StalledEvent, WorkerEvents } from '../../../lib/job/job-events';
 import { JobPaths } from '../../../lib/job/job-paths';
 import { LivenessWatchdog, type WatchedJob } from '../../../lib/job/liveness-watchdog';
 import type { MarkerState } from '../../../lib/job/services/sharding-service';
-import type { DeadRecord } from '../../../lib/job/services/execution-service';
+import type { DeadRecord, OwnRecord } from '../../../lib/job/services/execution-service';
 import { noopLogger } from '../../../lib/logger';
 import { defineJob } from '../../../lib/job/define-job';
 
@@ -14,9 +14,9 @@ function fakeJob() {
     marker: 'none' as MarkerState,
     dead: [] as DeadRecord[],
     /** Running records of this life of ours (before the isActive filter), and the releases asked for. */
-    own: [] as DeadRecord[],
+    own: [] as OwnRecord[],
     active: new Set<number>(),
-    released: [] as { item: number; version: number }[],
+    released: [] as OwnRecord[],
     items: [0, 1],
     mayStart: true,
     lastFireAt: 0,
@@ -42,8 +42,11 @@ function fakeJob() {
     execution: {
       deadRecords: () => state.dead,
       idleOwnRecords: isActive => state.own.filter(r => !isActive(r.item)),
-      releaseIdleOwnRecord: (item, version) => {
-        state.released.push({ item, version });
+      releaseIdleOwnRecord: (item, stamp, isActive) => {
+        if (isActive(item)) {
+          return Promise.resolve(false); // the fresh look: something holds it now
+        }
+        state.released.push({ item, stamp });
         state.own = state.own.filter(r => r.item !== item);
         return Promise.resolve(true);
       },
@@ -61,6 +64,11 @@ function fakeJob() {
     },
   };
   return { state, stalls, paths, watchdog: new LivenessWatchdog(job, 5000) };
+}
+
+/** Lets the watchdog's fresh look (a promise) finish. */
+function settle(): Promise<void> {
+  return new Promise(resolve => setImmediate(resolve));
 }
 
 const T0 = Date.UTC(2026, 0, 1, 0, 0, 0); // on a */10 s fire
@@ -132,34 +140,39 @@ describe('LivenessWatchdog', () => {
     watchdog.check(T0 + 46_000);
     expect(stalls).to.deep.equal([]);
   });
-  it('releases a running record of this life that no run or start here holds, after 2 s, and reports it', () => {
+  it('releases a running record of this life that no run or start here holds, after 2 s, and reports it', async () => {
     const { state, stalls, paths, watchdog } = fakeJob();
     state.lastFireAt = T0;
     state.own = [
-      { item: 0, owner: 'me', version: 0 },
-      { item: 1, owner: 'me', version: 3 },
+      { item: 0, stamp: 7n },
+      { item: 1, stamp: 9n },
     ];
     state.active.add(1); // item 1 runs here: its record is not idle
     watchdog.check(T0 + 100);
     watchdog.check(T0 + 2099);
+    await settle();
     expect(state.released).to.deep.equal([]);
     watchdog.check(T0 + 2100);
-    expect(state.released).to.deep.equal([{ item: 0, version: 0 }]);
+    await settle();
+    expect(state.released).to.deep.equal([{ item: 0, stamp: 7n }]);
     expect(stalls).to.deep.equal([
       { job: 'job', reason: 'idleRunningRecord', path: paths.itemRunning(0), since: T0 + 100 },
     ]);
     watchdog.check(T0 + 9000);
+    await settle();
     expect(state.released, 'item 1 stays: its run holds it').to.have.length(1);
   });
 
-  it('does not release a record whose run started meanwhile (a claim in flight is active)', () => {
-    const { state, watchdog } = fakeJob();
+  it('neither releases nor reports a record whose run started meanwhile', async () => {
+    const { state, stalls, watchdog } = fakeJob();
     state.lastFireAt = T0;
-    state.own = [{ item: 0, owner: 'me', version: 0 }];
+    state.own = [{ item: 0, stamp: 7n }];
     watchdog.check(T0 + 100);
     state.active.add(0); // the launch got its claim answer: the run starts
     watchdog.check(T0 + 1100);
     watchdog.check(T0 + 5000);
+    await settle();
     expect(state.released).to.deep.equal([]);
+    expect(stalls).to.deep.equal([]);
   });
 });
