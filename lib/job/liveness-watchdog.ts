@@ -26,7 +26,7 @@ export interface WatchedJob {
 /** How often the watchdog looks; a check reads the cache only (no registry round trip). */
 const CHECK_EVERY_MS = 1000;
 /** A record of ours without a run here, seen this long, is released (a claim or launch takes far less). */
-const IDLE_RECORD_AFTER_MS = 2000;
+const IDLE_RECORD_AFTER_MS = 1000;
 
 /**
  * Nothing stalls silently: every second, per job, the worker compares what should be happening with
