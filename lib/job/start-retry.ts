@@ -1,4 +1,5 @@
 import { isRetryable } from '../errors';
+import { delay } from '../internal/async';
 import { Backoff } from '../internal/backoff';
 import type { Logger } from '../logger';
 
@@ -57,7 +58,7 @@ export class StartSteps {
           attempt,
           error: err,
         });
-        await new Promise(resolve => setTimeout(resolve, wait));
+        await delay(wait);
       }
     }
   }
