@@ -11,7 +11,7 @@ import { validateNodePath, validatePath } from '../internal/paths';
 import { CacheManager } from './cache-manager';
 import { ConnectionTracker } from './connection-tracker';
 import type { RegistryDriver } from './driver';
-import { LeaderLatch } from './leader-latch';
+import { LeaderLatch, latchIdentity } from './leader-latch';
 import { resolveFacadeOptions, type DrivenRegistryCenterOptions } from './options';
 import type {
   ConnectionState,
@@ -54,7 +54,7 @@ export class DrivenRegistryCenter
   private readonly caches: CacheManager;
   private readonly connectTimeoutMs: number;
   private readonly requestTimeoutMs: number;
-  private readonly identity = `${hostname()}@${process.pid}`;
+  private readonly identity = latchIdentity(hostname(), process.pid);
   private initPromise: Promise<void> | undefined;
   private readonly requestObservers = new RequestObservers();
   /** Paths already validated by `get()`, so the hot path skips the checks (bounded). */

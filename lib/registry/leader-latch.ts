@@ -31,6 +31,14 @@ export function latchNodes(children: readonly string[]): string[] {
 }
 
 /**
+ * The value of every latch node a registry client of process `pid` on `host` creates: `host@pid`. A new
+ * life of an instance that judged its earlier life's process dead finds that life's latch nodes by it.
+ */
+export function latchIdentity(host: string, pid: number): string {
+  return `${host}@${pid}`;
+}
+
+/**
  * The name of the node that holds the latch (the lowest sequence) among a latch's children, or undefined
  * when there is none. Pure; lets a reader judge from a cached children list who the holder is.
  */

@@ -1,10 +1,13 @@
 import { spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { expect } from 'chai';
 import { CorruptedDataError, InstanceIdConflictError } from '../../lib/errors';
 import { serializeInstanceInfo, type InstanceInfo } from '../../lib/job/job-instance';
 import { startWorker } from '../../lib/job/worker';
+import { joinPath } from '../../lib/internal/paths';
 import type { LogFields, Logger } from '../../lib/logger';
+import { latchIdentity } from '../../lib/registry/leader-latch';
 import { EventQueue } from '../harness/events';
 import { ms } from '../harness/timing';
 import type { BackendFactory } from './backend-factory';
@@ -138,6 +141,34 @@ export function describeJobIdentityContract(factory: BackendFactory): void {
       expect(cache.getData(cluster.paths.instance('w-a'))?.ephemeral).to.equal(true);
       expect(await a.registry.isExisted(cluster.paths.shutdown('w-a'))).to.equal(false);
       expect(a.worker.jobs).to.deep.equal(['job']);
+    });
+
+    it('a restart under the id of a dead earlier process that held the job latches takes them over at once (its latch nodes removed)', async () => {
+      const cache = await cluster.observe();
+      const job = JobCluster.define({ name: 'job', cron: '0 0 0 1 1 *', shardingTotalCount: 2 });
+      // A killed leader whose session still lives (the holder client stays connected for the whole test,
+      // so nothing expires): its instance node and the head node of both job latches, named by its process.
+      const dead = deadPid();
+      const holder = await clients.connect();
+      await holder.persistEphemeral(
+        cluster.paths.instance('w-a'),
+        serializeInstanceInfo(holderInfo({ host: hostname(), pid: dead })),
+      );
+      const latchNode = (dir: string, value: string): Promise<string> =>
+        holder.persistEphemeralSequential(joinPath(dir, `_c_${randomUUID()}-latch-`), value);
+      const election = await latchNode(cluster.paths.electionLatch, latchIdentity(hostname(), dead));
+      const failover = await latchNode(cluster.paths.failoverLatch, latchIdentity(hostname(), dead));
+      // A node of another, live process in the same queue: never touched.
+      const other = await latchNode(cluster.paths.failoverLatch, latchIdentity('other-host', dead));
+
+      const a = await cluster.start('w-a', job);
+
+      // Leadership, hence the assignment, without waiting for the dead process's session to end.
+      await cluster.awaitAssignment(['w-a', 'w-a'], settleMs);
+      expect(cache.get(cluster.paths.electionInstance)).to.equal('w-a');
+      expect(await a.registry.isExisted(election), 'dead election node').to.equal(false);
+      expect(await a.registry.isExisted(failover), 'dead failover node').to.equal(false);
+      expect(await a.registry.isExisted(other), "another process's node").to.equal(true);
     });
 
     it('a holder that may be alive on another host: the start waits for its session to end, then registers', async () => {

@@ -11,7 +11,10 @@ import { parseInstanceInfo, serializeInstanceInfo, type InstanceInfo } from '../
  * - `notAnInstance`: the node is persistent or unreadable — no process holds the id through it.
  * - `earlierLife`: a dead earlier life of this id whose session has not expired yet: the holder names our
  *   host and our pid (a previous worker of this process, or a restarted container whose pid repeats) and
- *   no worker of this process is living that life; or it names our host and a pid that no longer exists.
+ *   no worker of this process is living that life; or it names our host and a pid that no longer exists
+ *   — then `deadPid` is that pid: its whole process is gone, so every node its registry client left (its
+ *   latch nodes) is as dead as the instance node. (With our own pid, `deadPid` is undefined: nodes named
+ *   `host@pid` may be this process's live ones.)
  * - `live`: certainly another live holder: a worker of this very process (same host, pid, and a startedAt
  *   of a life that has not stopped).
  * - `maybeLive`: another host, or a live pid of our host: alive as far as we can tell. Only the registry
@@ -24,7 +27,8 @@ export type HolderVerdict =
   'free' | 'ours' | 'notAnInstance' | 'earlierLife' | 'live' | 'maybeLive';
 
 export type JudgedHolder =
-  | { verdict: 'free' | 'ours' | 'notAnInstance' | 'earlierLife' }
+  | { verdict: 'free' | 'ours' | 'notAnInstance' }
+  | { verdict: 'earlierLife'; deadPid: number | undefined }
   | { verdict: 'live' | 'maybeLive'; holder: InstanceIdHolder; stat: NodeStat };
 
 /** startedAt of every worker life of this process that has not stopped (unique within the process). */
@@ -81,10 +85,10 @@ export function judgeHolder(
   if (info.host === self.host && info.pid === self.pid) {
     return livingLives.has(info.startedAt)
       ? { verdict: 'live', holder, stat }
-      : { verdict: 'earlierLife' };
+      : { verdict: 'earlierLife', deadPid: undefined };
   }
   if (info.host === self.host && !pidAlive(info.pid)) {
-    return { verdict: 'earlierLife' };
+    return { verdict: 'earlierLife', deadPid: info.pid };
   }
   return { verdict: 'maybeLive', holder, stat };
 }

@@ -9,6 +9,7 @@ import type { NodeStat } from '../../registry/registry-center';
 import { parseInstanceInfo, serializeInstanceInfo, type InstanceInfo } from '../job-instance';
 import type { JobContext } from '../job-context';
 import { createIfAbsent } from './create-if-absent';
+import { removeDeadProcessLatches } from './dead-process-latches';
 import { judgeHolder, type HolderVerdict } from './instance-holder';
 
 const INSTANCE_SEPARATOR = '@-@';
@@ -19,7 +20,8 @@ const REGISTER_ATTEMPTS = 20;
  * The node lives as long as the registry session; after LOST the runtime calls `register()` again.
  *
  * One live process per id (see {@link judgeHolder} for the rule): registering over a node left by an
- * earlier, dead life of this id replaces it; a node of another live process is never replaced —
+ * earlier, dead life of this id replaces it (and, when that life's whole process is gone, removes its
+ * latch nodes: `removeDeadProcessLatches`); a node of another live process is never replaced —
  * `register()` throws `InstanceIdConflictError`. At the first registration a holder that may be alive is
  * given up to 1.5 session timeouts + 1 s to vanish (a crashed holder's session expires meanwhile), so a
  * restart right after a crash on another host still starts; at a re-registration it is not waited for.
@@ -76,6 +78,11 @@ export class InstanceService {
       }
       if (await this.claim(path, value, judged.verdict, stat)) {
         this.registeredOnce = true;
+        if (judged.verdict === 'earlierLife' && judged.deadPid !== undefined) {
+          // Its process is gone: so are its latch holds (a killed leader would block the job until its
+          // session expired).
+          await removeDeadProcessLatches(this.ctx, this.info.host, judged.deadPid);
+        }
         return;
       }
       if (attempt >= REGISTER_ATTEMPTS) {

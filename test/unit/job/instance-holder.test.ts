@@ -38,7 +38,11 @@ describe('judgeHolder: who holds an instance id', () => {
   });
 
   it('this host and this pid: an earlier life unless a worker of this process lives it', () => {
-    expect(verdict(node({ startedAt: 5 }))).to.equal('earlierLife');
+    // Our own pid: no dead process to name (nodes named by this pid may be this process's live ones).
+    expect(judgeHolder(node({ startedAt: 5 }), self)).to.deep.equal({
+      verdict: 'earlierLife',
+      deadPid: undefined,
+    });
     const living = beginLife();
     try {
       const judged = judgeHolder(node({ startedAt: living }), self);
@@ -52,6 +56,11 @@ describe('judgeHolder: who holds an instance id', () => {
 
   it('this host and another pid: an earlier life when that pid is gone, else maybe alive', () => {
     expect(verdict(node({ pid: 300 }))).to.equal('earlierLife');
+    // Its whole process is gone: named, so its latch nodes can go too.
+    expect(judgeHolder(node({ pid: 300 }), self, pid => alive.has(pid))).to.deep.equal({
+      verdict: 'earlierLife',
+      deadPid: 300,
+    });
     expect(verdict(node({ pid: 200 }))).to.equal('maybeLive');
   });
 
