@@ -43,7 +43,7 @@ export class ItemScheduler {
   private triggerPending = false;
   /**
    * The session epoch of a cron fire that found this instance cut off or in doubt (SUSPENDED, or no recent
-   * registry contact): run once, as a misfire, when contact is back within that session. A blip of tens of
+   * registry contact): run once, as a misfire, when contact is back within that session (`misfire` jobs). A blip of tens of
    * milliseconds must not cost the owned items a whole period (seen in the etcd rolling-start e2e: one item
    * of 300 missed its fire to a 73 ms SUSPENDED). After LOST the new session starts from a new assignment.
    */
@@ -118,9 +118,7 @@ export class ItemScheduler {
   /** One fire: every local item that may start now. */
   async fire(trigger: ExecutionTrigger = 'cron'): Promise<void> {
     if (!this.mayStart()) {
-      if (trigger === 'cron' && !this.launcher.isClosed && !this.launcher.isConnected) {
-        this.fireOwed = this.o.ctx.registry.sessionEpoch;
-      }
+      this.oweIfCutOff(trigger);
       return;
     }
     if (this.o.sharding.isPending()) {
@@ -131,6 +129,7 @@ export class ItemScheduler {
         return;
       }
       if (!this.mayStart()) {
+        this.oweIfCutOff(trigger); // cut off while it waited for the resharding: owed all the same
         return;
       }
     }
@@ -139,6 +138,22 @@ export class ItemScheduler {
       if (!this.o.sharding.isItemDisabled(item)) {
         void this.launcher.launch(item, trigger);
       }
+    }
+  }
+
+  /**
+   * A cron fire that could not start because this instance is cut off or in doubt (not because the job or
+   * server is disabled) is owed once, for this session — unless the job turned misfires off, which says a
+   * fire that could not run is skipped.
+   */
+  private oweIfCutOff(trigger: ExecutionTrigger): void {
+    if (
+      trigger === 'cron' &&
+      !this.launcher.isClosed &&
+      !this.launcher.isConnected &&
+      this.o.config().misfire
+    ) {
+      this.fireOwed = this.o.ctx.registry.sessionEpoch;
     }
   }
 

@@ -1,7 +1,7 @@
 import { trace } from '@opentelemetry/api';
 import { expect } from 'chai';
 import type { ExecutionRecord } from '../../../lib/history/execution-record';
-import { withTimeout } from '../../../lib/internal/async';
+import { Deferred, withTimeout } from '../../../lib/internal/async';
 import { defineJob } from '../../../lib/job/define-job';
 import { TRACER_NAME } from '../../../lib/job/execution-span';
 import { ItemScheduler } from '../../../lib/job/item-scheduler';
@@ -55,7 +55,14 @@ interface Fixture {
  * local, no resharding is pending, monitorExecution is off (no claim, no registry write), and the cron
  * never comes due during a test (the tests call fire() themselves).
  */
-function setup(registry = new FakeRegistry()): Fixture {
+interface SetupOptions {
+  /** The job's `misfire` setting (default on). */
+  misfire?: boolean;
+  /** A resharding is pending until this promise resolves (default: none pending). */
+  settled?: Promise<void>;
+}
+
+function setup(registry = new FakeRegistry(), options: SetupOptions = {}): Fixture {
   const runs: Run[] = [];
   const waiters: (() => void)[] = [];
   const reported: unknown[] = [];
@@ -64,8 +71,11 @@ function setup(registry = new FakeRegistry()): Fixture {
     cron: '0 0 0 1 1 *',
     shardingTotalCount: 2,
     monitorExecution: false,
+    misfire: options.misfire ?? true,
     execute: () => undefined,
   });
+  let pending = options.settled !== undefined;
+  void options.settled?.then(() => (pending = false));
   let config: JobConfig = definition.config;
   const scheduler = new Scheduler();
   const ctx = {
@@ -79,7 +89,8 @@ function setup(registry = new FakeRegistry()): Fixture {
     ctx,
     definition,
     sharding: {
-      isPending: () => false,
+      isPending: () => pending,
+      waitSettled: () => options.settled ?? Promise.resolve(),
       localItems: () => [0, 1],
       isItemDisabled: () => false,
       ownerOf: () => INSTANCE,
@@ -217,6 +228,36 @@ describe('ItemScheduler owed fire', () => {
     await f.ran(2);
     await settle();
     expect([...f.runs].sort()).to.deep.equal(['cron:0', 'cron:1']);
+  });
+
+  it('a job with misfire off skips a fire that found it cut off: nothing is owed', async () => {
+    f = setup(new FakeRegistry(), { misfire: false });
+    f.connection('SUSPENDED');
+    await f.items.fire('cron');
+    f.connection('RECONNECTED');
+    await settle();
+    expect(f.runs, 'misfire: false skips what could not run').to.deep.equal([]);
+
+    await f.items.fire('cron');
+    await f.ran(2);
+    await settle();
+    expect([...f.runs].sort()).to.deep.equal(['cron:0', 'cron:1']);
+  });
+
+  it('a fire that waited for a resharding and found the instance cut off by then is owed all the same', async () => {
+    const settled = new Deferred<void>();
+    f = setup(new FakeRegistry(), { settled: settled.promise });
+    const firing = f.items.fire('cron'); // connected: it waits for the resharding to settle
+    f.connection('SUSPENDED');
+    settled.resolve();
+    await firing;
+    await settle();
+    expect(f.runs, 'nothing starts while cut off').to.deep.equal([]);
+
+    f.connection('RECONNECTED');
+    await f.ran(2);
+    await settle();
+    expect([...f.runs].sort()).to.deep.equal(['misfire:0', 'misfire:1']);
   });
 
   it('a cron fire while connected but in doubt (stale contact) runs as a misfire once contact is fresh', async () => {
