@@ -49,6 +49,8 @@ function cut(socket: Socket): void {
 export class TcpProxy {
   private mode: ProxyMode = 'pass';
   private readonly links = new Set<Link>();
+  /** Callers of {@link idle} waiting for the last proxied connection to end. */
+  private idleWaiters: (() => void)[] = [];
   private accepted = 0;
   readonly endpoint: string;
 
@@ -87,6 +89,25 @@ export class TcpProxy {
   /** Connections currently proxied. */
   get active(): number {
     return this.links.size;
+  }
+
+  /**
+   * Resolves when no connection is proxied any more (at once when none is): e.g. after the server behind
+   * was killed, the moment its client has seen the connection end — a request sent before that moment may
+   * have been lost with the connection, one sent after it cannot use it.
+   */
+  idle(): Promise<void> {
+    if (this.links.size === 0) {
+      return Promise.resolve();
+    }
+    return new Promise(resolve => this.idleWaiters.push(resolve));
+  }
+
+  private unlink(link: Link): void {
+    this.links.delete(link);
+    if (this.links.size === 0) {
+      this.idleWaiters.splice(0).forEach(wake => wake());
+    }
   }
 
   get currentMode(): ProxyMode {
@@ -169,7 +190,7 @@ export class TcpProxy {
           }
         }
         if (link.client.destroyed && link.upstream.destroyed) {
-          this.links.delete(link);
+          this.unlink(link);
         }
       });
     }
@@ -194,6 +215,6 @@ export class TcpProxy {
   private drop(link: Link): void {
     cut(link.client);
     cut(link.upstream);
-    this.links.delete(link);
+    this.unlink(link);
   }
 }

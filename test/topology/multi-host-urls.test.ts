@@ -2,6 +2,7 @@
 // servers, and a host that cannot be resolved, or a member that is down, costs no request: the client uses the
 // servers it can reach. Measured numbers are printed as `[topology urls]` lines.
 import { expect } from 'chai';
+import { withTimeout } from '../../lib/internal/async';
 import { createRegistryCenter } from '../../lib/registry/create-registry-center';
 import type {
   ConnectionState,
@@ -113,6 +114,13 @@ for (const kind of KINDS) {
       if (kind.name === 'ZooKeeper' && wasConnected) {
         // Its one connection was to that member: it moves to another first (the caller's retry point).
         await states.takeUntil(s => s === 'RECONNECTED', ms(10_000), 'RECONNECTED');
+      }
+      if (kind.name === 'etcd' && wasConnected) {
+        // "Once connected" includes having seen that member's connection end: a request sent on it in the
+        // moment between the kill and the client noticing is lost with it ("Connection dropped", ambiguous
+        // and rightly not resent — 1 of 30 in one CI run). The claim is about every request after that.
+        const proxy = l.proxies[cluster.members.indexOf(down)];
+        await withTimeout(proxy!.idle(), ms(10_000), 'the client seeing the killed member close');
       }
       const failures = await exercise(registry);
       console.log(

@@ -173,6 +173,20 @@ describe('harness: TcpProxy', () => {
     });
   });
 
+  it('idle() resolves once the last proxied connection has ended on both sides', async () => {
+    await proxy.idle(); // none yet: at once
+    const client = await dialProxy();
+    let idle = false;
+    const idled = proxy.idle().then(() => (idle = true));
+    client.socket.write('ping');
+    await client.events.take(ms(2000), 'echo'); // a round trip through the live link
+    expect(idle, 'idle while a connection is proxied').to.equal(false);
+    client.socket.end(); // the echo answers the FIN with its own: both sides end cleanly
+    await client.events.takeUntil(e => e.kind === 'close', ms(2000), 'client close');
+    await idled;
+    expect(proxy.active).to.equal(0);
+  });
+
   it('close() stops listening', async () => {
     await proxy.close();
     await expect(dial(proxy.port)).to.be.rejectedWith(/ECONNREFUSED/);
