@@ -32,6 +32,8 @@
  * settled owner; p50 / p99. Target 5 s. A repetition past ROLLING_DEADLINE_MS (default 30 s) counts as a
  * stall, is shown as such, and is not retried.
  *
+ * SESSION_MS (default 2000, etcd's minimum lease TTL) sets every worker's session timeout / lease TTL.
+ *
  * Server-node faults (PARTS=servers; bench/server-fault-rounds.ts, the bed and faults of
  * test/topology/server-faults.test.ts): a 3-node ZooKeeper ensemble and a 3-member etcd cluster, four worker
  * processes, 100 items every second; the connected server killed, the leader killed, a rolling restart, the
@@ -76,7 +78,13 @@ const ROLLING_COUNTS = numbers(process.env.ROLLING_COUNTS ?? '300');
 const ROLLING_SPACINGS = numbers(process.env.ROLLING_SPACINGS ?? '0,50,500');
 const ROLLING_DEADLINE_MS = Number(process.env.ROLLING_DEADLINE_MS ?? 30_000);
 const ROLLING_TARGET_MS = 5000;
-const SESSION_MS = 2000;
+/** ZooKeeper session timeout / etcd lease TTL of every worker: SESSION_MS (default 2000; etcd takes whole seconds). */
+const SESSION_MS = Number(process.env.SESSION_MS ?? 2000);
+if (!Number.isInteger(SESSION_MS / 1000) || SESSION_MS < 2000) {
+  throw new Error(
+    `SESSION_MS must be a whole number of seconds, at least 2000 (etcd's minimum TTL), got ${process.env.SESSION_MS}`,
+  );
+}
 const COUNT = 6;
 const JOB = 'bench-failover';
 const DEADLINE_MS = 20_000;
