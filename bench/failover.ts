@@ -329,8 +329,11 @@ async function rollingRows(backend: string, url: (ns: string) => string): Promis
             .join(', ');
           process.stderr.write(
             `${backend} rolling ${count} items ${spacingMs} ms apart, rep ${i + 1}/${ROLLING_REPS} (seed ${seed}): ${phases}; ` +
-              `overlaps ${r.overlaps.length}, token regressions ${r.tokenRegressions.length}; ${r.plan}\n`,
+              `overlaps ${r.overlaps.length}, token regressions ${r.tokenRegressions.length}, stalls ${r.stalls.length}; ${r.plan}\n`,
           );
+          for (const stall of r.stalls) {
+            process.stderr.write(`  stalled: ${stall}\n`);
+          }
           for (const p of r.phases.filter(x => x.stall !== undefined)) {
             process.stderr.write(`  ${p.phase} STALLED:\n${String(p.stall)}\n`);
           }
@@ -361,6 +364,7 @@ async function rollingRows(backend: string, url: (ns: string) => string): Promis
           `${inTime}/${reports.length + failedHere}`,
           String(failedHere),
           `${sum(r => r.overlaps.length)} / ${sum(r => r.tokenRegressions.length)}`,
+          String(sum(r => r.stalls.length)),
         ];
         rows.push(row);
         process.stderr.write(`rolling row: ${row.join(' | ')}\n`);
@@ -421,6 +425,7 @@ async function main(): Promise<void> {
       'both within target',
       'failed to run',
       'overlaps / token regressions',
+      'stalled events',
     ],
   ];
   for (const backend of backends.filter(b => BACKENDS.includes(b.name))) {
@@ -565,7 +570,7 @@ async function main(): Promise<void> {
     console.log(table(rollingTable));
     console.log(
       '\nall running: every item has started on its settled owner (AVG_ALLOCATION over the three) at or after the ' +
-        `last (re)start (p99 of 20 repetitions is the slowest one). Overlaps and token regressions are summed over the repetitions (must be 0).`,
+        `last (re)start (p99 of 20 repetitions is the slowest one). Overlaps and token regressions are summed over the repetitions (must be 0); stalled events: the liveness watchdogs' reports (each a repair where the worker may make one), summed.`,
     );
   }
   if (PARTS.includes('servers')) {

@@ -83,6 +83,11 @@ export interface RollingStartReport {
   tokenRegressions: string[];
   /** `error` events the workers reported. */
   errors: string[];
+  /**
+   * `stalled` events the workers' liveness watchdogs reported (each also a repair where the worker may make
+   * one): a passing repetition with stalls passed because the watchdog caught something.
+   */
+  stalls: string[];
 }
 
 type JobLine = LogLine & { life: number };
@@ -182,6 +187,7 @@ export class WorkerHostPool {
 class Recorder {
   readonly lines: JobLine[] = [];
   readonly errors: string[] = [];
+  readonly stalls: string[] = [];
   private readonly notes: string[] = [];
   private readonly watchers = new Set<(line: JobLine) => void>();
   private readonly unsubscribes: (() => void)[] = [];
@@ -201,6 +207,8 @@ class Recorder {
           }
         } else if (e.event === 'error') {
           this.errors.push(`${instanceId} (pid ${host.pid}) t=${e.t}: ${e.error}`);
+        } else if (e.event === 'stalled') {
+          this.stalls.push(`${instanceId} t=${e.t} ${e.reason} ${e.path} (since t=${e.since})`);
         } else if (e.event === 'leader' || e.event === 'sharded' || e.event === 'connection') {
           const what =
             e.event === 'leader'
@@ -312,6 +320,7 @@ function diagnose(
     `missing items ${JSON.stringify(sample)}: stored owners ${JSON.stringify(sample.map(i => cache.get(paths.itemInstance(i))))}, ` +
       `settled owners ${JSON.stringify(sample.map(i => owners[i]))}, running records ${JSON.stringify(sample.map(i => cache.get(paths.itemRunning(i))))}`,
     `worker errors: ${JSON.stringify(recorder.errors.slice(-5))}`,
+    `worker stalls: ${JSON.stringify(recorder.stalls.slice(-5))}`,
     `last leader/sharded/connection events: ${JSON.stringify(recorder.recentNotes(16))}`,
   ].join('\n');
 }
@@ -405,6 +414,7 @@ export async function runRollingStart(
         overlaps: overlappingExecutions(all),
         tokenRegressions: tokenRegressions(all),
         errors: recorder.errors,
+        stalls: recorder.stalls,
       };
     };
 
