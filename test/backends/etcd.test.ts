@@ -1,4 +1,5 @@
 import { describeJobFailureContract } from '../contract/job-failure.contract';
+import { describeJobReapingContract } from '../contract/job-reaping.contract';
 import { describeJobIdentityContract } from '../contract/job-identity.contract';
 import { describeJobTrustContract } from '../contract/job-trust.contract';
 import { describeJobContract } from '../contract/job.contract';
@@ -18,6 +19,7 @@ describe('etcd backend', function () {
   describeLeaderLatchContract(factory);
   describeJobContract(factory);
   describeJobFailureContract(factory);
+  describeJobReapingContract(factory);
   describeJobIdentityContract(factory);
   describeJobTrustContract(factory);
   describeJobLivenessContract(factory);

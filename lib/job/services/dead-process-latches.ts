@@ -49,10 +49,13 @@ export async function removeDeadProcessLatches(
       }
     }
   } catch (err) {
-    logger.warn('latch nodes of a dead earlier process not removed: they go when its session expires', {
-      process: identity,
-      error: err,
-    });
+    logger.warn(
+      'latch nodes of a dead earlier process not removed: they go when its session expires',
+      {
+        process: identity,
+        error: err,
+      },
+    );
   }
   if (removed.length > 0) {
     logger.info('latch nodes of a dead earlier process removed', { process: identity, removed });

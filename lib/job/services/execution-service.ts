@@ -16,17 +16,21 @@ const CATCH_UP_MS = 1000;
 /** Retries of a release or take-back while the writing session may live. */
 const RELEASE_BACKOFF = { initialMs: 100, maxMs: 2000 };
 
-/** A running record whose writer's session is gone: reaped by the leader (FailoverService). */
 /** A running record of this life of ours (see `idleOwnRecords`). */
 export interface OwnRecord {
   item: number;
   stamp: bigint;
 }
 
+/** A running record whose writer's session is gone: reaped by the leader (FailoverService). */
 export interface DeadRecord {
   item: number;
   owner: string;
   version: number;
+  /** The record's stamp (its creation: records are never rewritten). */
+  stamp: bigint;
+  /** Why its writer is judged dead (InstanceService.recordWriterProblem), for the log. */
+  why: string;
 }
 
 /**
@@ -282,7 +286,7 @@ export class ExecutionService {
     }
   }
 
-  /** Running records (any item node, also beyond the count) whose writer is dead. */
+  /** Running records (any item node, also beyond the count) whose writer is dead, judged from the cache. */
   deadRecords(): DeadRecord[] {
     const { paths } = this.ctx;
     const cache = this.ctx.cache();
@@ -290,10 +294,62 @@ export class ExecutionService {
     for (const name of cache.children(paths.sharding)) {
       const item = Number(name);
       const record = Number.isInteger(item) ? cache.getData(paths.itemRunning(item)) : undefined;
-      if (record !== undefined && !this.instances.ownsLiveRecord(record.value, record.stamp)) {
-        out.push({ item, owner: record.value, version: record.version });
+      const why =
+        record === undefined
+          ? undefined
+          : this.instances.recordWriterProblem(record.value, record.stamp);
+      if (record !== undefined && why !== undefined) {
+        out.push({ item, owner: record.value, version: record.version, stamp: record.stamp, why });
       }
     }
+    return out;
+  }
+
+  /**
+   * The records of `candidates` (from {@link deadRecords}) that fresh reads confirm dead: the same record
+   * (same stamp, same writer) is still there, and its writer's instance node, read now, says the writer is
+   * dead too. Each comes back with the version just read, for a delete that can only hit that record.
+   *
+   * Why not the cache alone: it may show a state that never existed at one moment (the load after a
+   * reconnect reads the tree in several batches: a record read after its writer registered, the writer's
+   * node read before) or lag behind our own writes (a record we reaped, already replaced by a live
+   * claimer's record at the same version 0). Reaping on the cache's word deleted live runs' records, and
+   * the items ran twice (found by the topology chaos test on a 3-node ZooKeeper).
+   *
+   * Why the confirmation stays true until the delete: a writer found dead stays dead. Every claim checks
+   * its writer's instance node in the claiming transaction, so a record is younger than that node, and a
+   * node once gone never comes back (a later life is a new node, younger than the record); and only the
+   * leader deletes a dead writer's record (its own release checks its instance node). Reads are at least as
+   * new as the cache's view of the record (ZooKeeper: one session's view never goes back; etcd:
+   * linearizable reads).
+   */
+  async confirmDead(candidates: readonly DeadRecord[]): Promise<DeadRecord[]> {
+    const { registry, paths } = this.ctx;
+    const fresh = await Promise.all(
+      candidates.map(c =>
+        Promise.all([
+          registry.getStat(paths.itemRunning(c.item)),
+          registry.getStat(paths.instance(c.owner)),
+        ]),
+      ),
+    );
+    const out: DeadRecord[] = [];
+    candidates.forEach((c, i) => {
+      const [record, writer] = fresh[i] ?? [null, null];
+      if (record === null || record.stamp !== c.stamp || record.value !== c.owner) {
+        return; // released, reaped or replaced since the cache saw it: not that record any more
+      }
+      const why = this.instances.recordWriterProblem(c.owner, record.stamp, writer);
+      if (why === undefined) {
+        this.ctx.logger.info('running record not reaped: its writer lives (the cache was behind)', {
+          item: c.item,
+          owner: c.owner,
+          cacheSaid: c.why,
+        });
+        return;
+      }
+      out.push({ ...c, version: record.version, why });
+    });
     return out;
   }
 }

@@ -24,13 +24,16 @@ const REAP_PER_TXN = 50;
  *
  * - Leader: a running record whose writer is dead was in flight when its instance died (a completed
  *   run deletes its record). `reap()` deletes such records — so they never block the item — and, for a
- *   failover job, queues the item under `leader/failover/items/{n}` in the same fenced transaction.
+ *   failover job, queues the item under `leader/failover/items/{n}` in the same fenced transaction. The
+ *   cache names the candidates; fresh reads confirm each one (ExecutionService.confirmDead) and the delete
+ *   is at the version just read, so a live run's record is never reaped.
  * - Idle instances claim queued items one at a time under the failover latch: one transaction deletes
  *   the queue entry, creates the running record and the ephemeral `sharding/{n}/failover` marker, and
  *   rewrites the generation record (generation + 1). The run's token is `2s + 1` over the record's stamp
  *   s, so it grows with this change of hands, and the item's next regular run is claimed over the
- *   rewritten record (stamp > s, token ≥ 2s + 2), so it grows again when the item goes back to its owner. The run replaces the missed fire; if the claimer dies too, its record is
- *   reaped and the item queued again.
+ *   rewritten record (stamp > s, token ≥ 2s + 2), so it grows again when the item goes back to its
+ *   owner. The run replaces the missed fire; if the claimer dies too, its record is reaped and the item
+ *   queued again.
  * - A regular run of the item (its new owner's next fire) removes a still-queued entry in its own claim
  *   transaction: one run covers the missed fire, never two.
  */
@@ -54,7 +57,12 @@ export class FailoverService {
 
   /** Leader only: reaps dead writers' running records; queues them for failover when the job says so. */
   async reap(fence: LeaderFence): Promise<number> {
-    const dead = this.execution.deadRecords();
+    const candidates = this.execution.deadRecords();
+    if (candidates.length === 0) {
+      return 0;
+    }
+    // Never on the cache's word alone: it may be behind, or show a moment that never was.
+    const dead = await this.execution.confirmDead(candidates);
     if (dead.length === 0) {
       return 0;
     }
@@ -83,6 +91,7 @@ export class FailoverService {
     }
     this.ctx.logger.info('dead running records reaped', {
       items: dead.map(d => d.item),
+      why: dead.map(d => `${d.item}: ${d.owner} ${d.why}`),
       failover: queue,
     });
     return dead.length;
@@ -169,6 +178,10 @@ export class FailoverService {
       await registry.executeInTransaction(tx =>
         fence
           .fence(tx)
+          // Our instance node, of this session (as a regular claim): a record written before we
+          // re-registered on a new session is younger than no node of ours — the leader would reap it
+          // as a dead writer's and hand the item on while we run it.
+          .check(paths.instance(this.ctx.instanceId))
           .delete(paths.failoverItem(item), queued.version)
           .create(paths.itemRunning(item), this.ctx.instanceId)
           .create(paths.itemFailover(item), this.ctx.instanceId, 'EPHEMERAL')

@@ -134,13 +134,25 @@ export class InstanceService {
   }
 
   /**
-   * Whether a record written at `recordStamp` by `instanceId` belongs to a live session: the instance is a
-   * member and its node was created before the record. A node created after the record is a later life of
-   * the same id (a restarted pod), so the record's writer is dead.
+   * Why the writer `instanceId` of a record written at `recordStamp` is dead, or `undefined` while its
+   * session may live: it lives while the instance is a member and its node was created before the record.
+   * A node created after the record is a later life of the same id (a restarted pod): the writer is dead.
+   * `node` is the writer's instance node as a fresh read found it (`null`: absent); by default the cache's.
    */
-  ownsLiveRecord(instanceId: string, recordStamp: bigint): boolean {
-    const node = this.ctx.cache().getData(this.ctx.paths.instance(instanceId));
-    return node !== undefined && node.stamp < recordStamp && this.isMember(instanceId);
+  recordWriterProblem(
+    instanceId: string,
+    recordStamp: bigint,
+    node: Readonly<NodeStat> | null = this.ctx
+      .cache()
+      .getData(this.ctx.paths.instance(instanceId)) ?? null,
+  ): string | undefined {
+    if (node === null) {
+      return 'its instance node is gone';
+    }
+    if (node.stamp >= recordStamp) {
+      return `its instance node (stamp ${node.stamp}) is a later life than the record (stamp ${recordStamp})`;
+    }
+    return this.isMember(instanceId, node) ? undefined : 'its instance node is no member';
   }
 
   /** The server ip of a member: from its node's value, else from a default `{ip}@-@{pid}` id. */
@@ -156,9 +168,13 @@ export class InstanceService {
   }
 
   /** An ephemeral node whose value reads as an instance; anything else is reported once per version. */
-  private isMember(instanceId: string): boolean {
+  private isMember(
+    instanceId: string,
+    node: Readonly<NodeStat> | undefined = this.ctx
+      .cache()
+      .getData(this.ctx.paths.instance(instanceId)),
+  ): boolean {
     const path = this.ctx.paths.instance(instanceId);
-    const node = this.ctx.cache().getData(path);
     if (node === undefined) {
       return false;
     }

@@ -105,7 +105,7 @@ describe('LivenessWatchdog', () => {
     const { state, stalls, paths, watchdog } = fakeJob();
     state.lastFireAt = T0 + 9000;
     state.marker = 'foreign';
-    state.dead = [{ item: 3, owner: 'gone', version: 0 }];
+    state.dead = [{ item: 3, owner: 'gone', version: 0, stamp: 5n, why: 'no instance node' }];
     watchdog.check(T0 + 9000);
     watchdog.check(T0 + 14_000);
     expect(stalls.map(s => [s.reason, s.path])).to.have.deep.members([
