@@ -15,9 +15,10 @@
 // The seed is printed; `CHAOS_SEED=<n>` replays both lanes' schedules (the timing of the system under test still
 // varies, and with it which workers are free to fault and which member leads). Fault durations are the schedule's
 // own (`hold`); the step log is another process's file, so waiting on it is a bounded poll; registry state is
-// awaited on the observer's cache.
+// awaited on the observer's cache. To look closer at a failure: `CHAOS_DEBUG_DIR=<dir>` keeps every worker's
+// stderr and the step log there, `SHARDLINE_TEST_LOG_LEVEL=info` makes the workers say more.
 import { expect } from 'chai';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { JobPaths } from '../../lib/job/job-paths';
@@ -146,6 +147,16 @@ for (const kind of KINDS) {
           console.log(w.describe(20));
         }
         console.log(`--- step log tail ---\n${describeLines(stepLog(logFile), 40)}`);
+      }
+      // CHAOS_DEBUG_DIR=<dir>: keep every worker's whole stderr and the whole step log there.
+      const keep = process.env.CHAOS_DEBUG_DIR;
+      if (keep !== undefined && keep !== '') {
+        mkdirSync(keep, { recursive: true });
+        for (const w of fleet?.workers ?? []) {
+          writeFileSync(join(keep, `${w.instanceId}-${w.pid}.stderr`), w.child.stderr());
+        }
+        copyFileSync(logFile, join(keep, 'steps.jsonl'));
+        console.log(`worker stderr and the step log kept in ${keep}`);
       }
     });
 
@@ -334,7 +345,7 @@ for (const kind of KINDS) {
           `executions ${stepRuns(lines).length}, load average ${r.load}; setup: ${setup}`,
       );
       console.log(
-        `      schedule: ${faults
+        `      schedule from ${new Date(faultStart).toISOString()}: ${faults
           .map(
             x =>
               `${x.kind}:${x.target}@${((x.at - faultStart) / 1000).toFixed(1)}s/${x.durationMs}ms` +
