@@ -304,6 +304,9 @@ export class JobRuntime {
           await this.instances.register();
           await this.sharding.requestResharding();
           this.logger.info('instance re-registered');
+          // Claims waited for our node of this session (ExecutionService.ownNodeOf): queued failover
+          // items may be claimed now.
+          this.items.failover.available();
         }
         return;
       } catch (err) {

@@ -3,7 +3,8 @@ import { defineJob } from '../../lib/job/define-job';
 import type { JobContext } from '../../lib/job/job-context';
 import { serializeInstanceInfo, type InstanceInfo } from '../../lib/job/job-instance';
 import { JobPaths } from '../../lib/job/job-paths';
-import { ExecutionService } from '../../lib/job/services/execution-service';
+import { formatGenerationRecord } from '../../lib/job/sharding/generation-record';
+import { type Claim, ExecutionService } from '../../lib/job/services/execution-service';
 import { FailoverService } from '../../lib/job/services/failover-service';
 import { InstanceService } from '../../lib/job/services/instance-service';
 import { ServerService } from '../../lib/job/services/server-service';
@@ -25,13 +26,14 @@ const JOB = defineJob({
   execute: () => undefined,
 });
 
+/** One worker life's instance info (the same pid gives the same value: one life). */
 function info(pid: number): InstanceInfo {
   return {
     host: 'host',
     ip: '127.0.0.1',
     pid,
     labels: {},
-    startedAt: Date.now(),
+    startedAt: 1_796_000_000_000 + pid,
     version: 'test',
   };
 }
@@ -79,23 +81,31 @@ export function describeJobReapingContract(factory: BackendFactory): void {
     }
 
     /**
-     * One instance's services over `registry`, judging from `view`: the leader's `reap` (under the
-     * failover latch) and an idle instance's failover `claim`.
+     * One instance's services over `on` (default: `registry`), judging from `view`: the leader's `reap`
+     * (under the failover latch), an idle instance's failover `claim`, a regular `claimItem`, and
+     * `register` (the life of `pid`).
      */
     function services(
       view: () => TreeCache,
       instanceId = 'leader',
-    ): { reap(): Promise<number>; claim(): Promise<unknown> } {
+      on: DrivenRegistryCenter = registry,
+      pid = 1,
+    ): {
+      reap(): Promise<number>;
+      claim(): Promise<unknown>;
+      claimItem(item: number): Promise<Claim>;
+      register(): Promise<void>;
+    } {
       const ctx: JobContext = {
         jobName: JOB.config.name,
         paths,
         instanceId,
         ip: '127.0.0.1',
-        registry,
+        registry: on,
         logger: noopLogger,
         cache: view,
       };
-      const instances = new InstanceService(ctx, info(1), () => undefined);
+      const instances = new InstanceService(ctx, info(pid), () => undefined);
       const sharding = new ShardingService(
         ctx,
         new ServerService(ctx, instances),
@@ -106,8 +116,10 @@ export function describeJobReapingContract(factory: BackendFactory): void {
       const failover = new FailoverService(ctx, execution, sharding, () => JOB.config);
       return {
         reap: () =>
-          registry.executeInLeader(paths.failoverLatch, (_signal, fence) => failover.reap(fence)),
+          on.executeInLeader(paths.failoverLatch, (_signal, fence) => failover.reap(fence)),
         claim: () => failover.claim(ms(5000)),
+        claimItem: item => execution.claim(item),
+        register: () => instances.register(),
       };
     }
 
@@ -174,6 +186,41 @@ export function describeJobReapingContract(factory: BackendFactory): void {
       expect(await services(() => claimerView, 'w-unregistered').claim()).to.equal(undefined);
       expect(await registry.isExisted(paths.itemRunning(3)), 'a running record').to.equal(false);
       expect(await registry.isExisted(paths.failoverItem(3)), 'still queued').to.equal(true);
+    });
+
+    it('claims nothing on a new session before its own instance node is made on it, then re-binds the node', async () => {
+      // Our life's node as the previous session left it: the client gave that session up (no contact for
+      // T), the server keeps it a little longer. The next session must not claim over it.
+      const previous = await clients.connect();
+      await previous.persistEphemeral(paths.instance('w-self'), serializeInstanceInfo(info(7)));
+      await registry.persist(paths.sharding, formatGenerationRecord(1, ['w-self']));
+      await registry.persist(paths.itemInstance(0), 'w-self');
+      const current = await clients.connect();
+      await current.addCacheData(paths.root);
+      const cache = (): TreeCache => {
+        const c = current.getRawCache(paths.root);
+        if (c === undefined) {
+          throw new Error('expected the job cache');
+        }
+        return c;
+      };
+      await cache().waitFor(c => c.get(paths.itemInstance(0)) === 'w-self');
+      const self = services(cache, 'w-self', current, 7);
+
+      expect((await self.claimItem(0)).status, 'a claim over the previous session’s node').to.equal(
+        'stale',
+      );
+      expect(await registry.isExisted(paths.itemRunning(0)), 'a running record').to.equal(false);
+
+      await self.register(); // re-registration on this session: the node is made anew, bound to it
+      await cache().waitFor(c => c.has(paths.instance('w-self')));
+      expect((await self.claimItem(0)).status).to.equal('claimed');
+      await previous.close(); // the previous session ends: our node stays, so our record's writer lives
+      const node = await registry.getStat(paths.instance('w-self'));
+      const record = await registry.getStat(paths.itemRunning(0));
+      expect(node, 'our instance node').to.not.equal(null);
+      expect(record?.value).to.equal('w-self');
+      expect(node!.stamp < record!.stamp, 'the record is younger than our node').to.equal(true);
     });
   });
 }

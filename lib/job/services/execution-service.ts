@@ -78,6 +78,11 @@ export class ExecutionService {
       const { version: recordVersion, stamp } = generation;
       const pendingFailover = cache.getData(paths.failoverItem(item));
       const sessionEpoch = registry.sessionEpoch;
+      if (!this.ownNodeOf(sessionEpoch)) {
+        // A new session before we registered on it: see ownNodeOf. The re-registration's resharding
+        // request brings the next fire.
+        return { status: 'stale' };
+      }
       try {
         await registry.executeInTransaction(tx => {
           tx.check(paths.sharding, recordVersion);
@@ -186,6 +191,17 @@ export class ExecutionService {
       // The marker is ephemeral and informational (operators' view): removed on its own.
       await registry.remove(paths.itemFailover(item));
     }
+  }
+
+  /**
+   * Our instance node was made on session `epoch`: a record claimed on it is then younger than a node that
+   * lives exactly as long as the session. Before a new session's re-registration the node we see may be
+   * the previous session's (the client gives a session up locally after T without contact; the server may
+   * keep it a tick longer): a record claimed over it would turn into a dead writer's the moment that node
+   * goes, and be reaped and failed over while its run goes on. Local state: read it right before sending.
+   */
+  ownNodeOf(epoch: number): boolean {
+    return this.instances.boundTo(epoch);
   }
 
   /** The session that wrote a record may still live: the same epoch, neither LOST nor closed. */

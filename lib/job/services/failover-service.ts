@@ -174,6 +174,9 @@ export class FailoverService {
     const token = tokenOf(generationNode.stamp, true);
     const next = record.generation + 1;
     const sessionEpoch = registry.sessionEpoch;
+    if (!this.execution.ownNodeOf(sessionEpoch)) {
+      return undefined; // a new session before we registered on it (ExecutionService.ownNodeOf)
+    }
     try {
       await registry.executeInTransaction(tx =>
         fence

@@ -32,6 +32,12 @@ const REGISTER_ATTEMPTS = 20;
  */
 export class InstanceService {
   private registeredOnce = false;
+  /**
+   * The session (registry sessionEpoch) our node was created on. A node holding this life's value but made
+   * on an earlier session of ours is bound to that session: it vanishes when that session expires — after
+   * the client gave it up locally (no contact for T), the server may keep it up to a tick longer.
+   */
+  private boundEpoch: number | undefined;
   private registering: Promise<void> | undefined;
   /**
    * Membership judged per node version (path → stamp, and the member's ip or `null` for a non-member): a
@@ -76,7 +82,9 @@ export class InstanceService {
         await this.awaitChange(path, judged.stat, deadline);
         continue;
       }
+      const epoch = registry.sessionEpoch;
       if (await this.claim(path, value, judged.verdict, stat)) {
+        this.boundEpoch = epoch;
         this.registeredOnce = true;
         if (judged.verdict === 'earlierLife' && judged.deadPid !== undefined) {
           // Its process is gone: so are its latch holds (a killed leader would block the job until its
@@ -91,10 +99,22 @@ export class InstanceService {
     }
   }
 
-  /** Whether the registry holds this instance's node with this life's value (a round trip, not the cache). */
+  /**
+   * Whether our node was made on session `epoch` (a registry sessionEpoch): claims are made only then.
+   * Local state, no round trip: read it right before sending the claim, on the epoch the claim is sent on.
+   */
+  boundTo(epoch: number): boolean {
+    return this.boundEpoch === epoch;
+  }
+
+  /**
+   * Whether the registry holds this instance's node with this life's value, made on the current session
+   * (a round trip, not the cache).
+   */
   async isRegistered(): Promise<boolean> {
-    const raw = await this.ctx.registry.getDirectly(this.ctx.paths.instance(this.ctx.instanceId));
-    return raw === serializeInstanceInfo(this.info);
+    const { registry, paths, instanceId } = this.ctx;
+    const raw = await registry.getDirectly(paths.instance(instanceId));
+    return raw === serializeInstanceInfo(this.info) && this.boundEpoch === registry.sessionEpoch;
   }
 
   /** Removes our node — only when it holds this life's value: never another process's registration. */
@@ -213,13 +233,19 @@ export class InstanceService {
     stat: NodeStat | null,
   ): Promise<boolean> {
     const { registry, paths, logger } = this.ctx;
-    if (verdict === 'ours') {
-      // This life's own node: kept. Were it bound to a session of ours that is ending, it vanishes with
-      // it and the runtime registers again on that `removed` event.
-      return true;
+    if (verdict === 'ours' && this.boundEpoch === registry.sessionEpoch) {
+      return true; // this life's node, of this session: kept
     }
+    // This life's node made on an earlier session of ours is replaced too: kept, it would vanish with that
+    // session while this one lives on — and every record claimed meanwhile (younger than the node, checked
+    // against it) would turn into a dead writer's record, reaped and failed over while its run goes on.
     if (stat !== null) {
-      logger.info('replacing the instance node of a dead earlier life', { path, verdict });
+      logger.info(
+        verdict === 'ours'
+          ? 'replacing our instance node of an earlier session'
+          : 'replacing the instance node of a dead earlier life',
+        { path, verdict },
+      );
       // Version-checked: a node written meanwhile (a live process) is judged again, not deleted.
       try {
         await registry.executeInTransaction(tx => tx.delete(path, stat.version));
