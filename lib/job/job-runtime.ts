@@ -83,6 +83,9 @@ export class JobRuntime {
   private readonly reactions: JobReactions;
   private readonly watchdog: LivenessWatchdog;
   private stopping: Promise<void> | undefined;
+  /** The re-registration in flight (one at a time; see reRegister). */
+  private reRegistering: Promise<void> | undefined;
+  private reRegisterAgain = false;
   private readonly logger: Logger;
 
   constructor(private readonly options: JobRuntimeOptions) {
@@ -112,7 +115,9 @@ export class JobRuntime {
       () => this.config.config,
       () => selectStrategy(this.config.config.strategy, definition.strategy),
     );
-    this.execution = new ExecutionService(this.ctx, this.sharding, this.instances);
+    this.execution = new ExecutionService(this.ctx, this.sharding, this.instances, () => {
+      void this.reRegister();
+    });
     this.failover = new FailoverService(
       this.ctx,
       this.execution,
@@ -296,19 +301,39 @@ export class JobRuntime {
    * churning and stopped the job (seen after restarting a worker under its old id while the old session
    * still lived).
    */
-  private async reRegister(): Promise<void> {
+  /** One re-registration at a time; a call while one runs makes it look once more when it ends. */
+  private reRegister(): Promise<void> {
+    this.reRegisterAgain = true;
+    this.reRegistering ??= (async () => {
+      while (this.reRegisterAgain && this.stopping === undefined) {
+        this.reRegisterAgain = false;
+        await this.reRegisterOnce();
+      }
+    })().finally(() => {
+      this.reRegistering = undefined;
+    });
+    return this.reRegistering;
+  }
+
+  private async reRegisterOnce(): Promise<void> {
     const backoff = new Backoff(REREGISTER_BACKOFF);
+    let registered = false;
     while (this.stopping === undefined) {
       try {
-        if (!(await this.instances.isRegistered())) {
-          await this.instances.register();
-          await this.sharding.requestResharding();
-          this.logger.info('instance re-registered');
-          // Claims waited for our node of this session (ExecutionService.ownNodeOf): queued failover
-          // items may be claimed now.
-          this.items.failover.available();
+        // Looked at again after every registration: one that a newer session overtook may have left no
+        // node of the current session — and claims wait for one (ExecutionService.ownNodeOf).
+        if (await this.instances.isRegistered()) {
+          return;
         }
-        return;
+        if (registered) {
+          await backoff.sleep();
+        }
+        registered = true;
+        await this.instances.register();
+        await this.sharding.requestResharding();
+        this.logger.info('instance re-registered');
+        // Queued failover items may be claimed now.
+        this.items.failover.available();
       } catch (err) {
         this.report(err);
         if (err instanceof InstanceIdConflictError) {

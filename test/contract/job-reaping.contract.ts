@@ -95,6 +95,8 @@ export function describeJobReapingContract(factory: BackendFactory): void {
       claim(): Promise<unknown>;
       claimItem(item: number): Promise<Claim>;
       register(): Promise<void>;
+      /** Times a claim found no node of ours on its session and asked for a registration. */
+      unbound: number;
     } {
       const ctx: JobContext = {
         jobName: JOB.config.name,
@@ -112,7 +114,8 @@ export function describeJobReapingContract(factory: BackendFactory): void {
         () => JOB.config,
         () => selectStrategy(JOB.config.strategy, JOB.strategy),
       );
-      const execution = new ExecutionService(ctx, sharding, instances);
+      let unbound = 0;
+      const execution = new ExecutionService(ctx, sharding, instances, () => unbound++);
       const failover = new FailoverService(ctx, execution, sharding, () => JOB.config);
       return {
         reap: () =>
@@ -120,6 +123,9 @@ export function describeJobReapingContract(factory: BackendFactory): void {
         claim: () => failover.claim(ms(5000)),
         claimItem: item => execution.claim(item),
         register: () => instances.register(),
+        get unbound() {
+          return unbound;
+        },
       };
     }
 
@@ -211,6 +217,7 @@ export function describeJobReapingContract(factory: BackendFactory): void {
         'stale',
       );
       expect(await registry.isExisted(paths.itemRunning(0)), 'a running record').to.equal(false);
+      expect(self.unbound, 'registrations asked for').to.equal(1); // never a silent wait
 
       await self.register(); // re-registration on this session: the node is made anew, bound to it
       await cache().waitFor(c => c.has(paths.instance('w-self')));

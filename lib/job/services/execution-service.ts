@@ -54,6 +54,11 @@ export class ExecutionService {
     private readonly ctx: JobContext,
     private readonly sharding: ShardingService,
     private readonly instances: InstanceService,
+    /**
+     * A claim found no node of ours on the session it would be sent on (see ownNodeOf): the runtime
+     * registers again. Never a silent wait: nothing else may be coming to register us.
+     */
+    private readonly unbound: () => void = () => undefined,
   ) {}
 
   isRunningAnywhere(item: number): boolean {
@@ -199,9 +204,15 @@ export class ExecutionService {
    * the previous session's (the client gives a session up locally after T without contact; the server may
    * keep it a tick longer): a record claimed over it would turn into a dead writer's the moment that node
    * goes, and be reaped and failed over while its run goes on. Local state: read it right before sending.
+   * When it says no, it asks the runtime to register (again): the registration that should have come may
+   * have been overtaken by a newer session.
    */
   ownNodeOf(epoch: number): boolean {
-    return this.instances.boundTo(epoch);
+    if (this.instances.boundTo(epoch)) {
+      return true;
+    }
+    this.unbound(); // never a silent wait: the runtime registers (again) on the current session
+    return false;
   }
 
   /** The session that wrote a record may still live: the same epoch, neither LOST nor closed. */

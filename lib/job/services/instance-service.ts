@@ -84,6 +84,11 @@ export class InstanceService {
       }
       const epoch = registry.sessionEpoch;
       if (await this.claim(path, value, judged.verdict, stat)) {
+        if (registry.sessionEpoch !== epoch) {
+          // A new session began meanwhile: the node may be bound to the one before. Judged again on this
+          // one, so that a registration resolves only with a node of the current session.
+          continue;
+        }
         this.boundEpoch = epoch;
         this.registeredOnce = true;
         if (judged.verdict === 'earlierLife' && judged.deadPid !== undefined) {
