@@ -115,9 +115,9 @@ export class JobRuntime {
       () => this.config.config,
       () => selectStrategy(this.config.config.strategy, definition.strategy),
     );
-    this.execution = new ExecutionService(this.ctx, this.sharding, this.instances, () => {
-      void this.reRegister();
-    });
+    this.execution = new ExecutionService(this.ctx, this.sharding, this.instances, () =>
+      this.reRegister(),
+    );
     this.failover = new FailoverService(
       this.ctx,
       this.execution,

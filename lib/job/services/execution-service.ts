@@ -1,4 +1,5 @@
 import { isRetryable, TransactionError } from '../../errors';
+import { withTimeout } from '../../internal/async';
 import { Backoff } from '../../internal/backoff';
 import type { JobContext } from '../job-context';
 import type { InstanceService } from './instance-service';
@@ -56,9 +57,10 @@ export class ExecutionService {
     private readonly instances: InstanceService,
     /**
      * A claim found no node of ours on the session it would be sent on (see ownNodeOf): the runtime
-     * registers again. Never a silent wait: nothing else may be coming to register us.
+     * registers (again) and resolves once our node of the current session is there. Asked for, never
+     * waited for in silence: the registration that should have come may have been overtaken.
      */
-    private readonly unbound: () => void = () => undefined,
+    private readonly unbound: () => Promise<void> = () => Promise.resolve(),
   ) {}
 
   isRunningAnywhere(item: number): boolean {
@@ -68,6 +70,7 @@ export class ExecutionService {
   async claim(item: number): Promise<Claim> {
     const { paths, registry } = this.ctx;
     const cache = this.ctx.cache();
+    let waitedForRegistration = false;
     for (let attempt = 1; attempt <= CLAIM_ATTEMPTS; attempt++) {
       const owner = cache.getData(paths.itemInstance(item));
       if (owner?.value !== this.ctx.instanceId) {
@@ -83,10 +86,17 @@ export class ExecutionService {
       const { version: recordVersion, stamp } = generation;
       const pendingFailover = cache.getData(paths.failoverItem(item));
       const sessionEpoch = registry.sessionEpoch;
-      if (!this.ownNodeOf(sessionEpoch)) {
-        // A new session before we registered on it: see ownNodeOf. The re-registration's resharding
-        // request brings the next fire.
-        return { status: 'stale' };
+      if (!this.instances.boundTo(sessionEpoch)) {
+        // A new session before we registered on it (see ownNodeOf): wait for that registration (once per
+        // claim, up to a session timeout), then judge again. A trigger or fire is not lost to it.
+        if (waitedForRegistration) {
+          return { status: 'stale' };
+        }
+        waitedForRegistration = true;
+        await withTimeout(this.unbound(), registry.sessionTimeoutMs, 'registration').catch(
+          () => undefined,
+        );
+        continue;
       }
       try {
         await registry.executeInTransaction(tx => {
@@ -211,7 +221,7 @@ export class ExecutionService {
     if (this.instances.boundTo(epoch)) {
       return true;
     }
-    this.unbound(); // never a silent wait: the runtime registers (again) on the current session
+    void this.unbound(); // never a silent wait: the runtime registers (again) on the current session
     return false;
   }
 
