@@ -164,10 +164,16 @@ export function describeJobFailureContract(factory: BackendFactory): void {
       await log.starts.take(ms(5000), 'w-a starts item 0');
       const cache = await cluster.observe();
       await cache.waitFor(c => c.has(cluster.paths.itemRunning(0)), { timeoutMs: ms(5000) });
+      const before = cache.getData(cluster.paths.instance('w-a'))?.stamp ?? 0n;
       await factory.expireSession(a.registry);
       // The record goes with the session (reaped by the leader); the item runs again on trigger.
       await cache.waitFor(c => !c.has(cluster.paths.itemRunning(0)), { timeoutMs: settleMs });
       log.block = false;
+      // Triggered once w-a is back (its node of the new session) and owns the item again: meanwhile the
+      // leader may have resharded without it (item 0 unassigned), and a trigger then has nothing to run.
+      await cache.waitFor(c => (c.getData(cluster.paths.instance('w-a'))?.stamp ?? 0n) > before, {
+        timeoutMs: settleMs,
+      });
       await cluster.awaitAssignment(['w-a'], settleMs);
       await cluster.observer!.persist(cluster.paths.trigger('w-a'), '');
       const again = await log.starts.take(settleMs, 'item 0 runs again');
