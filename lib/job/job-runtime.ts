@@ -300,8 +300,9 @@ export class JobRuntime {
    * registered again — another replace, another `removed` — a loop that kept membership and resharding
    * churning and stopped the job (seen after restarting a worker under its old id while the old session
    * still lived).
+   *
+   * One re-registration at a time; a call while one runs makes it look once more when it ends.
    */
-  /** One re-registration at a time; a call while one runs makes it look once more when it ends. */
   private reRegister(): Promise<void> {
     this.reRegisterAgain = true;
     this.reRegistering ??= (async () => {
